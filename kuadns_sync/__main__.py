@@ -1,0 +1,5 @@
+"""`python -m kuadns_sync` runs the command line."""
+
+from kuadns_sync.cli import main
+
+main()

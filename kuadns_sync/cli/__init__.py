@@ -1,0 +1,14 @@
+"""Command line: `kuadns-sync <command>`. Importing this package registers every command."""
+
+from __future__ import annotations
+
+from kuadns_sync.cli import offline as _offline  # noqa: F401  render, diff, validate
+from kuadns_sync.cli.app import app
+
+
+def main() -> None:
+    """Entry point of the `kuadns-sync` console script."""
+    app()
+
+
+__all__ = ["app", "main"]
