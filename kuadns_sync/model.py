@@ -250,7 +250,7 @@ class Settings:
 
 @dataclass(frozen=True, slots=True)
 class AuthoritativeRecord:
-    """A computed authoritative DNSRecord: `authoritative-record-<short8(rootHost)>` in the source namespace."""
+    """A computed authoritative DNSRecord `authoritative-record-<short8(rootHost)>` (source namespace)."""
 
     namespace: str
     name: str
