@@ -1,0 +1,299 @@
+"""Resolve a merged zone into per-region variants: the RRsets each kind of client gets, and weighted sets.
+
+Pure, no I/O. Implements docs/bundle-format.md "How render resolves a routing set in a variant":
+geo first (country over continent over `*`, then the configured fallback), then weights are left
+for answer time. Record data is turned into presentation format here, once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from kuadns_sync.bundle import RoutingMember
+from kuadns_sync.geocodes import continent_of
+from kuadns_sync.model import WILDCARD_GEO, Endpoint, GeoFallback, Issue, Settings, ZoneView
+
+DEFAULT_VARIANT = "default"
+MAX_TXT_STRING = 255
+_TYPE_ORDER = {"SOA": 0, "NS": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """A client location class: `default` (unknown), a continent (`GEO-EU`) or a country (`IE`)."""
+
+    name: str
+    country: str | None = None
+    continent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RRset:
+    """One RRset as written in a zone file; `alternatives` are the other members of a weighted set."""
+
+    name: str
+    rtype: str
+    ttl: int
+    rdata: tuple[str, ...]
+    alternatives: tuple[tuple[RoutingMember, ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Soa:
+    """The SOA fields; the serial is filled in by the bundle stage."""
+
+    mname: str
+    rname: str
+    refresh: int
+    retry: int
+    expire: int
+    minimum: int
+    ttl: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedZone:
+    """A zone resolved into variants: records per variant (sorted) and weighted sets per variant."""
+
+    name: str
+    soa: Soa
+    variants: tuple[Variant, ...]
+    records: Mapping[str, tuple[RRset, ...]]
+    routing: Mapping[str, Mapping[str, Mapping[str, tuple[RoutingMember, ...]]]]
+    issues: tuple[Issue, ...]
+
+
+def absolute(name: str) -> str:
+    """Absolute presentation form of a canonical (dotless) name."""
+    return name + "."
+
+
+def email_to_mailbox(email: str) -> str:
+    """SOA RNAME from an e-mail address (upstream convertEmailToMailbox): '' when invalid.
+
+    Dots in the local part are escaped (`dns.admin@example.com` -> `dns\\.admin.example.com.`).
+    """
+    email = email.strip()
+    local, at, domain = email.partition("@")
+    local, domain = local.strip(), domain.strip().rstrip(".")
+    if not at or not local or not domain or local != email.partition("@")[0]:
+        return ""
+    return local.replace(".", "\\.") + "." + domain + "."
+
+
+def _escape_txt_chunk(chunk: bytes) -> str:
+    out = []
+    for byte in chunk:
+        if byte in (0x22, 0x5C):  # " and \ (RFC 1035 §5.1)
+            out.append("\\" + chr(byte))
+        elif 0x20 <= byte < 0x7F:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\{byte:03d}")
+    return '"' + "".join(out) + '"'
+
+
+def txt_rdata(value: str) -> str:
+    """One TXT record for one target: split into character-strings of at most 255 bytes."""
+    data = value.encode("utf-8")
+    if not data:
+        return '""'
+    chunks = [data[i : i + MAX_TXT_STRING] for i in range(0, len(data), MAX_TXT_STRING)]
+    return " ".join(_escape_txt_chunk(c) for c in chunks)
+
+
+def rdata_text(rtype: str, target: str) -> str:
+    """Presentation format of one target of an endpoint of type `rtype`."""
+    if rtype in ("CNAME", "NS"):
+        return absolute(target)
+    if rtype == "TXT":
+        return txt_rdata(target)
+    if rtype in ("MX", "SRV"):
+        *fields, host = target.split()
+        return " ".join([*fields, absolute(host.rstrip(".").lower())])
+    if rtype == "CAA":
+        flags, tag, value = target.split(None, 2)
+        value = value.strip()
+        if not (value.startswith('"') and value.endswith('"')):
+            value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return f"{flags} {tag} {value}"
+    return target
+
+
+def name_sort_key(name: str) -> tuple[str, ...]:
+    """Zone-file order: labels compared right to left (parents before children)."""
+    return tuple(reversed(name.split(".")))
+
+
+def _rrset_sort_key(rrset: RRset) -> tuple[tuple[str, ...], int, str]:
+    return name_sort_key(rrset.name), _TYPE_ORDER.get(rrset.rtype, 2), rrset.rtype
+
+
+def _ttl(ep: Endpoint, settings: Settings) -> int:
+    return ep.ttl if ep.ttl > 0 else settings.default_ttl
+
+
+def _is_routing(members: Sequence[Endpoint]) -> bool:
+    return any(m.geo is not None or m.weight is not None for m in members)
+
+
+def _member(ep: Endpoint, weight: int, settings: Settings, index: int) -> RoutingMember:
+    rdata = tuple(sorted(dict.fromkeys(rdata_text(ep.record_type, t) for t in ep.targets)))
+    return RoutingMember(
+        set=ep.set_identifier or f"#{index}", weight=weight, ttl=_ttl(ep, settings), rdata=rdata
+    )
+
+
+def geo_keep(
+    members: Sequence[Endpoint], variant: Variant, fallback: GeoFallback
+) -> tuple[list[Endpoint], bool]:
+    """Members a client of `variant` may get: most specific geo match, else `*`, else the fallback.
+
+    Returns (kept, equal) where `equal` means the fallback `any` applied (weights ignored, equal chance).
+    Members without a geo code count as `*`.
+    """
+    if not any(m.geo is not None for m in members):
+        return list(members), False
+    codes = []
+    if variant.country:
+        codes.append(variant.country)
+    if variant.continent:
+        codes.append(f"GEO-{variant.continent}")
+    codes.append(WILDCARD_GEO)
+    for code in codes:
+        kept = [m for m in members if (m.geo or WILDCARD_GEO) == code]
+        if kept:
+            return kept, False
+    if fallback == "any":
+        return list(members), True
+    return [], False
+
+
+def variants_for(endpoints: Iterable[Endpoint]) -> tuple[Variant, ...]:
+    """Variants of a zone: `default`, then every continent, then every country used by a geo code."""
+    continents, countries = set(), set()
+    for ep in endpoints:
+        if ep.geo is None or ep.geo == WILDCARD_GEO:
+            continue
+        if ep.geo.startswith("GEO-"):
+            continents.add(ep.geo[4:])
+        else:
+            countries.add(ep.geo)
+    return (
+        Variant(DEFAULT_VARIANT),
+        *(Variant(f"GEO-{c}", continent=c) for c in sorted(continents)),
+        *(Variant(c, country=c, continent=continent_of(c)) for c in sorted(countries)),
+    )
+
+
+def _plain_rrset(name: str, rtype: str, members: Sequence[Endpoint], settings: Settings) -> RRset:
+    rdata = sorted(dict.fromkeys(rdata_text(rtype, t) for ep in members for t in ep.targets))
+    if rtype == "CNAME":
+        rdata = rdata[:1]  # RFC 1034 §3.6.2; merge reports conflicting CNAMEs before this point
+    return RRset(name, rtype, min(_ttl(ep, settings) for ep in members), tuple(rdata))
+
+
+def _apex(
+    view: ZoneView, settings: Settings, present: set[tuple[str, str]]
+) -> tuple[Soa, list[RRset], list[Issue]]:
+    zone = view.config.name
+    issues: list[Issue] = []
+    configured = view.config.nameservers
+    extra: list[RRset] = []
+    if (zone, "NS") not in present:
+        names = [ns.name for ns in configured] or [f"ns1.{zone}"]
+        extra.append(
+            RRset(zone, "NS", settings.soa_ttl, tuple(sorted(dict.fromkeys(absolute(n) for n in names))))
+        )
+    for ns in configured:
+        in_zone = ns.name == zone or ns.name.endswith("." + zone)
+        if not in_zone:
+            continue
+        v4 = tuple(sorted(a for a in ns.addresses if ":" not in a))
+        v6 = tuple(sorted(a for a in ns.addresses if ":" in a))
+        if v4 and (ns.name, "A") not in present:
+            extra.append(RRset(ns.name, "A", settings.default_ttl, v4))
+        if v6 and (ns.name, "AAAA") not in present:
+            extra.append(RRset(ns.name, "AAAA", settings.default_ttl, v6))
+    mname = configured[0].name if configured else f"ns1.{zone}"
+    rname = f"hostmaster.{zone}."
+    if view.config.rname:
+        mailbox = email_to_mailbox(view.config.rname)
+        if mailbox:
+            rname = mailbox
+        else:
+            issues.append(
+                Issue(
+                    None,
+                    "warning",
+                    "ConfigError",
+                    f"zone {zone}: rname {view.config.rname!r} is not an e-mail address; using {rname}",
+                )
+            )
+    soa = Soa(
+        mname=absolute(mname),
+        rname=rname,
+        refresh=settings.soa_refresh,
+        retry=settings.soa_retry,
+        expire=settings.soa_expire,
+        minimum=settings.soa_minimum,
+        ttl=settings.soa_ttl,
+    )
+    return soa, extra, issues
+
+
+def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
+    """Resolve a merged zone into its variants (docs/bundle-format.md)."""
+    groups: dict[tuple[str, str], list[Endpoint]] = defaultdict(list)
+    for ep in view.endpoints:
+        groups[(ep.dns_name, ep.record_type)].append(ep)
+    for members in groups.values():
+        members.sort(key=lambda e: e.set_identifier)
+    variants = variants_for(view.endpoints)
+    soa, apex_extra, issues = _apex(view, settings, set(groups))
+
+    shared: list[RRset] = list(apex_extra)
+    routing_groups: list[tuple[str, str, list[Endpoint]]] = []
+    for (name, rtype), members in sorted(groups.items()):
+        if _is_routing(members):
+            routing_groups.append((name, rtype, members))
+        else:
+            shared.append(_plain_rrset(name, rtype, members, settings))
+
+    records: dict[str, tuple[RRset, ...]] = {}
+    routing: dict[str, dict[str, dict[str, tuple[RoutingMember, ...]]]] = {}
+    for variant in variants:
+        rrsets = list(shared)
+        weighted: dict[str, dict[str, tuple[RoutingMember, ...]]] = {}
+        for name, rtype, members in routing_groups:
+            kept, equal = geo_keep(members, variant, settings.geo_fallback)
+            if not kept:
+                continue  # fallback `nodata`: the name/type is absent in this variant
+            routed = tuple(
+                _member(ep, 1 if equal or ep.weight is None else ep.weight, settings, i)
+                for i, ep in enumerate(kept)
+            )
+            if len(routed) == 1:
+                only = routed[0]
+                rrsets.append(RRset(name, rtype, only.ttl, only.rdata))
+                continue
+            routed = tuple(sorted(routed, key=lambda m: m.set))
+            rep = min(routed, key=lambda m: (-m.weight, m.set))
+            rrsets.append(
+                RRset(
+                    name, rtype, rep.ttl, rep.rdata, alternatives=(tuple(m for m in routed if m is not rep),)
+                )
+            )
+            weighted.setdefault(name, {})[rtype] = routed
+        records[variant.name] = tuple(sorted(rrsets, key=_rrset_sort_key))
+        routing[variant.name] = weighted
+    return ResolvedZone(
+        name=view.config.name,
+        soa=soa,
+        variants=variants,
+        records=records,
+        routing=routing,
+        issues=tuple(issues),
+    )
