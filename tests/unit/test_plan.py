@@ -11,7 +11,11 @@ from kuadns_sync.plan import diff_files, format_text, to_json, unsafe_reasons
 
 def _record(endpoints: list[dict[str, Any]], zone: str = "k.example.com") -> bytes:
     obj = {
-        "metadata": {"name": "authoritative-record-x", "namespace": "ns", "labels": {"kuadrant.io/coredns-zone-name": zone}},
+        "metadata": {
+            "name": "authoritative-record-x",
+            "namespace": "ns",
+            "labels": {"kuadrant.io/coredns-zone-name": zone},
+        },
         "spec": {"rootHost": "api.k.example.com", "endpoints": endpoints},
     }
     return yaml.safe_dump(obj).encode()
