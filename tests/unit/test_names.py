@@ -1,0 +1,71 @@
+"""DNS name helpers: canonical form, validity, label-boundary ancestry, zone choice."""
+
+import pytest
+
+from kuadns_sync.names import (
+    ancestors,
+    canonical_name,
+    is_same_or_under,
+    is_under,
+    most_specific_zone,
+    name_problem,
+    strip_wildcard,
+)
+
+
+def test_canonical_name_lowercases_and_drops_one_trailing_dot() -> None:
+    assert canonical_name("API.K.Example.COM.") == "api.k.example.com"
+    assert canonical_name(" a.com") == " a.com"  # bad characters stay visible for validation
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "problem"),
+    [
+        ("api.k.example.com", {}, None),
+        ("xn--bcher-kva.example", {}, None),
+        ("*.api.example.com", {"wildcard": True}, None),
+        ("_acme-challenge.example.com", {"underscore": True}, None),
+        ("", {}, "the name is empty"),
+        ("a..b.com", {}, "it has an empty label"),
+        (".a.com", {}, "it has an empty label"),
+        ("a" * 64 + ".com", {}, f'label "{"a" * 64}" is 64 characters long (max 63)'),
+        (("a" * 63 + ".") * 3 + "a" * 62, {}, "the name is 254 characters long (max 253)"),
+        ("a b.com", {}, "label \"a b\" contains ' ' (allowed: letters, digits, hyphen)"),
+        ("_acme.example.com", {}, "label \"_acme\" contains '_' (allowed: letters, digits, hyphen)"),
+        ("*.api.example.com", {}, '"*" (wildcard) is not allowed here'),
+        ("a.*.example.com", {"wildcard": True}, '"*" is only allowed as the whole leftmost label'),
+        ("*a.example.com", {"wildcard": True}, '"*" is only allowed as the whole leftmost label'),
+        ("-a.example.com", {}, 'label "-a" starts or ends with a hyphen'),
+        ("a-.example.com", {}, 'label "a-" starts or ends with a hyphen'),
+        ("bücher.example", {}, "label \"bücher\" contains 'ü' (allowed: letters, digits, hyphen)"),
+    ],
+)
+def test_name_problem(name: str, kwargs: dict[str, bool], problem: str | None) -> None:
+    assert name_problem(name, **kwargs) == problem
+
+
+def test_label_of_63_and_name_of_253_are_fine() -> None:
+    assert name_problem("a" * 63 + ".com") is None
+    name = ("a" * 63 + ".") * 3 + "a" * 61
+    assert len(name) == 253
+    assert name_problem(name) is None
+
+
+def test_ancestry_uses_label_boundaries_not_string_suffixes() -> None:
+    assert is_same_or_under("api.example.com", "api.example.com")
+    assert is_same_or_under("x.api.example.com", "api.example.com")
+    assert not is_same_or_under("xapi.example.com", "api.example.com")
+    assert is_under("x.api.example.com", "api.example.com")
+    assert not is_under("api.example.com", "api.example.com")
+    assert strip_wildcard("*.api.example.com") == "api.example.com"
+    assert strip_wildcard("api.example.com") == "api.example.com"
+
+
+def test_ancestors_and_most_specific_zone() -> None:
+    assert list(ancestors("a.b.c")) == ["a.b.c", "b.c", "c"]
+    zones = {"example.com", "k.example.com", "other.org"}
+    assert most_specific_zone("api.k.example.com", zones) == "k.example.com"
+    assert most_specific_zone("k.example.com", zones) == "k.example.com"
+    assert most_specific_zone("api.example.com", zones) == "example.com"
+    assert most_specific_zone("api.k.other.com", zones) is None
+    assert most_specific_zone("xk.example.com", {"k.example.com"}) is None
