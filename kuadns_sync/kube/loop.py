@@ -1,0 +1,406 @@
+"""The sync loop: read every cluster, keep unreachable ones' last contribution, merge, check safety,
+write authoritative records and status (leader only), render the bundle. Once, or on an interval
+with watches waking it early.
+
+Orchestration (I/O through clients/collect/writer/lease/pipeline); the decisions are in the pure
+modules stale, status, writer.plan_writes and kuadns_sync.plan.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kuadns_sync.bundle import write_generation
+from kuadns_sync.kube import objects
+from kuadns_sync.kube.clients import Cluster, RemoteClusters
+from kuadns_sync.kube.collect import API_ERRORS, ClusterRead, cluster_id, describe_failure, read_clusters
+from kuadns_sync.kube.lease import LeaderLease
+from kuadns_sync.kube.stale import (
+    ClusterFailure,
+    ClusterMemory,
+    carry_over,
+    known_owners,
+    unattributed_records,
+)
+from kuadns_sync.kube.status import (
+    StatusPatch,
+    authoritative_patches,
+    patch_local,
+    primary_patches,
+    secondary_status,
+    timestamp,
+)
+from kuadns_sync.kube.watch import OwnWrites, Watcher
+from kuadns_sync.kube.writer import WriteAction, WriteReport, apply_status, apply_writes, plan_writes
+from kuadns_sync.model import LABEL_ZONE_NAME, ClusterSnapshot, Issue, MergeResult, RawObject, Role, Settings
+from kuadns_sync.pipeline import authoritative_files, build_bundle, load_previous, merge_snapshots
+from kuadns_sync.plan import MAX_SAFE_CHANGE_FRACTION, Plan, diff_files, unsafe_reasons
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NAMESPACE = "kuadns-system"
+MIN_GAP_SECONDS = 1.0  # coalesce bursts of watch events into one sync
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    """How the loop behaves (from the command line)."""
+
+    role: Role = "primary"
+    cluster_secret_namespace: str = DEFAULT_NAMESPACE
+    out: Path | None = None
+    max_stale: float = 600.0
+    max_change: float = MAX_SAFE_CHANGE_FRACTION
+    force: bool = False
+    timeout: float = 10.0
+    dry_run: bool = False
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What one pass saw and did."""
+
+    role: Role
+    leader: bool = True
+    fresh: tuple[str, ...] = ()
+    stale: tuple[str, ...] = ()
+    unreached: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+    records: int = 0
+    authoritative: int = 0
+    actions: tuple[WriteAction, ...] = ()
+    status_patches: tuple[StatusPatch, ...] = ()
+    writes: WriteReport = field(default_factory=WriteReport)
+    refused: tuple[str, ...] = ()
+    plan: Plan | None = None
+    bundle: Path | None = None
+    bundle_changed: bool = False
+    serials: dict[str, int] = field(default_factory=dict)
+    issues: tuple[Issue, ...] = ()
+    result: MergeResult | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """No refusal, no write error, and the local cluster was read."""
+        return not self.refused and not self.writes.issues and bool(self.fresh or self.stale)
+
+    def summary(self) -> str:
+        """One log line."""
+        clusters = f"{len(self.fresh)} cluster(s) read"
+        if self.stale:
+            clusters += f", stale: {','.join(self.stale)}"
+        if self.unreached:
+            clusters += f", never reached: {','.join(self.unreached)}"
+        if self.dropped:
+            clusters += f", DROPPED: {','.join(self.dropped)}"
+        w = self.writes
+        parts = [
+            f"sync ({self.role}{'' if self.leader else ', not leader'}): {clusters}",
+            f"{self.records} record(s), {self.authoritative} authoritative",
+            f"writes: {w.created} created, {w.updated} updated, {w.deleted} deleted, {w.patched} status",
+        ]
+        if self.refused:
+            parts.append("REFUSED (unsafe, use --force)")
+        if self.bundle is not None:
+            serials = " ".join(f"{z}={s}" for z, s in sorted(self.serials.items()))
+            parts.append(f"bundle {'written' if self.bundle_changed else 'unchanged'} ({serials or 'no zones'})")
+        parts.append(f"{len(self.issues)} issue(s), {self.seconds:.2f}s")
+        return "; ".join(parts)
+
+
+def _auth_file(obj: RawObject) -> tuple[str, bytes]:
+    meta = objects.metadata(obj)
+    doc = {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"), "labels": objects.labels(obj)},
+        "spec": objects.spec(obj),
+    }
+    text = yaml.dump(doc, Dumper=_DUMPER, sort_keys=True, default_flow_style=False, width=1000)
+    return f"authoritative/{objects.namespace(obj)}/{objects.name(obj)}.yaml", text.encode("utf-8")
+
+
+def safety_plan(
+    actions: Sequence[WriteAction], current: Sequence[RawObject], result: MergeResult
+) -> Plan | None:
+    """The endpoint-level plan of the zones that updates or deletes touch (creates are always safe)."""
+    zones: set[str] = set()
+    for action in actions:
+        if action.op == "create":
+            continue
+        if action.desired is not None and action.desired.zone:
+            zones.add(action.desired.zone)
+        if action.current is not None:
+            zones.add(objects.labels(action.current).get(LABEL_ZONE_NAME, ""))
+    if not zones:
+        return None
+    current_files = dict(
+        _auth_file(obj)
+        for obj in current
+        if objects.is_authoritative(obj) and objects.labels(obj).get(LABEL_ZONE_NAME, "") in zones
+    )
+    touched = replace(result, authoritative=tuple(r for r in result.authoritative if (r.zone or "") in zones))
+    return diff_files(current_files, authoritative_files(touched))
+
+
+class SyncLoop:
+    """One primary or secondary sync loop over the local cluster and the remote clusters it knows."""
+
+    def __init__(
+        self,
+        local: Cluster,
+        settings: Settings,
+        options: SyncOptions,
+        *,
+        lease: LeaderLease | None = None,
+        remote: RemoteClusters | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.local = local
+        self.settings = replace(settings, role=options.role, local_cluster=local.name)
+        self.options = options
+        self.lease = lease
+        self.remote = remote or RemoteClusters(options.cluster_secret_namespace, frozenset({local.name}))
+        self.clock = clock
+        self.memory: dict[str, ClusterMemory] = {}
+        self.primary_id: str | None = None
+        self.wake = threading.Event()
+        self.own = OwnWrites()
+        self.watcher = Watcher(self.wake, self.own, options.timeout)
+        self._reads: dict[str, ClusterRead] = {}
+        self._remotes: list[Cluster] = []
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _clusters(self, issues: list[Issue]) -> tuple[list[Cluster], dict[str, ClusterFailure]]:
+        if self.options.role == "secondary":
+            return [self.local], {}
+        try:
+            self._remotes, failures = self.remote.refresh(self.local.api, self.options.timeout)
+        except API_ERRORS as exc:
+            cause = describe_failure(exc, self.options.timeout)
+            issues.append(
+                Issue(
+                    None, "warning", "SourceError",
+                    f"cluster {self.local.name}: cannot list cluster Secrets in "
+                    f"{self.options.cluster_secret_namespace}: {cause}; using the clusters known before",
+                )
+            )
+            failures = {}
+        return [self.local, *self._remotes], failures
+
+    def _read(self, issues: list[Issue]) -> dict[str, ClusterSnapshot | ClusterFailure]:
+        clusters, failures = self._clusters(issues)
+        secrets_from = frozenset({self.local.name}) if self.options.role == "primary" else frozenset()
+        reads = read_clusters(clusters, self.options.timeout, secrets_from=secrets_from)
+        self._reads = {name: r for name, r in reads.items() if isinstance(r, ClusterRead)}
+        results: dict[str, ClusterSnapshot | ClusterFailure] = dict(failures)
+        for name, read in reads.items():
+            results[name] = read.snapshot if isinstance(read, ClusterRead) else read
+        return results
+
+    def _primary_id(self) -> str | None:
+        if self.primary_id is None:
+            try:
+                self.primary_id = cluster_id(self.local.api, self.options.timeout)
+            except API_ERRORS as exc:
+                log.warning("cluster %s: cannot read the kube-system namespace UID: %s",
+                            self.local.name, describe_failure(exc, self.options.timeout))
+        return self.primary_id
+
+    def _leader(self) -> bool:
+        if self.options.dry_run:
+            return False
+        return True if self.lease is None else self.lease.acquire()
+
+    # -- one pass ------------------------------------------------------------------------------
+
+    def sync_once(self) -> SyncReport:
+        """One complete pass; never raises for cluster trouble (it is in the report)."""
+        started = time.monotonic()
+        self.wake.clear()
+        report = (
+            self._sync_secondary() if self.options.role == "secondary" else self._sync_primary()
+        )
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _carry(self, issues: list[Issue]) -> tuple[list[ClusterSnapshot], SyncReport]:
+        now = self.clock()
+        results = self._read(issues)
+        carried = carry_over(self.memory, results, now, self.options.max_stale)
+        self.memory = dict(carried.memory)
+        issues += carried.issues
+        for name, result in sorted(results.items()):
+            if isinstance(result, ClusterFailure) and name not in carried.stale | carried.unreached | carried.dropped:
+                issues.append(Issue(None, "error", "SourceError", f"cluster {name}: {result.message}"))
+        report = SyncReport(
+            role=self.options.role,
+            fresh=tuple(sorted(carried.fresh)),
+            stale=tuple(sorted(carried.stale)),
+            unreached=tuple(sorted(carried.unreached)),
+            dropped=tuple(sorted(carried.dropped)),
+        )
+        snapshots = list(carried.snapshots)
+        if carried.unreached:
+            local = next((s for s in snapshots if s.name == self.local.name), None)
+            if local is not None:
+                auth = [r for r in local.records if objects.is_authoritative(r)]
+                since = min(self.memory[n].failing_since or now for n in carried.unreached)
+                extra = unattributed_records(auth, known_owners(snapshots), since)
+                if extra is not None:
+                    snapshots.append(extra)
+        report.records = sum(
+            1 for s in snapshots for r in s.records if not objects.is_authoritative(r)
+        )
+        return snapshots, report
+
+    def _sync_primary(self) -> SyncReport:
+        issues: list[Issue] = []
+        snapshots, report = self._carry(issues)
+        local = next((s for s in snapshots if s.name == self.local.name), None)
+        if local is None:
+            issues.append(
+                Issue(None, "error", "SourceError",
+                      f"cluster {self.local.name} (local) has never been read: nothing written, bundle kept")
+            )
+            report.issues = tuple(sorted(set(issues)))
+            return report
+        writable = self.local.name in report.fresh
+        now = self.clock()
+        result = merge_snapshots(snapshots, self.settings, issues)
+        report.result = result
+        report.authoritative = len(result.authoritative)
+        current = [r for r in local.records if objects.is_authoritative(r)]
+        actions = plan_writes(result.authoritative, current)
+        report.actions = tuple(actions)
+        plan = safety_plan(actions, current, result)
+        report.plan = plan
+        reasons = unsafe_reasons(plan, self.options.max_change) if plan is not None else []
+        if reasons and not self.options.force:
+            report.refused = tuple(reasons)
+            issues += [Issue(None, "error", "Unsafe", f"sync refused: {r}") for r in reasons]
+            report.issues = tuple(sorted(set(issues) | set(result.issues)))
+            return report
+        report.leader = self._leader()
+        if report.leader and writable:
+            unchanged_keys = {(a.namespace, a.name) for a in actions}
+            unchanged = [r for r in current if objects.key(r) not in unchanged_keys]
+            report.writes = apply_writes(self.local, actions, unchanged, self.options.timeout, self.own.add)
+        primary_id = self._primary_id()
+        fresh = [s for s in snapshots if s.name in report.fresh]
+        patches: list[StatusPatch] = []
+        if primary_id is not None:
+            patches += primary_patches(fresh, result, primary_id, now)
+        if writable:
+            written = report.writes.objects if report.leader else current
+            patches += authoritative_patches(self.local.name, written, result, now)
+        report.status_patches = tuple(patches)
+        if report.leader:
+            self._write_status(patches, report.writes)
+        issues += report.writes.issues
+        if self.options.out is not None and not self.options.dry_run:
+            previous = load_previous(self.options.out)
+            built = build_bundle(result, self.settings, previous, now)
+            report.bundle = write_generation(self.options.out, built.files, built.content_hash)
+            report.bundle_changed = previous is None or previous.content_hash != built.content_hash
+            report.serials = dict(built.serials)
+            issues += built.issues
+        report.issues = tuple(sorted(set(issues) | set(result.issues)))
+        return report
+
+    def _sync_secondary(self) -> SyncReport:
+        from kuadns_sync.parse import parse_dnsrecord
+
+        issues: list[Issue] = []
+        snapshots, report = self._carry(issues)
+        if self.local.name not in report.fresh:
+            report.issues = tuple(sorted(set(issues)))
+            return report
+        local = next(s for s in snapshots if s.name == self.local.name)
+        stamp = timestamp(self.clock())
+        patches: list[StatusPatch] = []
+        for raw in local.records:
+            if not objects.is_delegating(raw) or objects.is_deleting(raw) or objects.is_authoritative(raw):
+                continue
+            parsed = parse_dnsrecord(raw, self.local.name)
+            issues += parsed.issues
+            patch = patch_local(self.local.name, raw, secondary_status(raw, parsed.issues), stamp)
+            if patch is not None:
+                patches.append(patch)
+        report.status_patches = tuple(patches)
+        report.leader = self._leader()
+        if report.leader:
+            self._write_status(patches, report.writes)
+        issues += report.writes.issues
+        report.issues = tuple(sorted(set(issues)))
+        return report
+
+    def _write_status(self, patches: Iterable[StatusPatch], into: WriteReport) -> None:
+        by_cluster: dict[str, list[StatusPatch]] = {}
+        for patch in patches:
+            by_cluster.setdefault(patch.cluster, []).append(patch)
+        clusters = {c.name: c for c in [self.local, *self._remotes]}
+        targets = [(clusters[name], group) for name, group in sorted(by_cluster.items()) if name in clusters]
+        if not targets:
+            return
+        with ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="kuadns-status") as pool:
+            reports = list(
+                pool.map(lambda t: apply_status(t[0], t[1], self.options.timeout, self.own.add), targets)
+            )
+        for part in reports:
+            into.patched += part.patched
+            into.issues += part.issues
+
+    # -- the interval loop ---------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        clusters = {c.name: c for c in [self.local, *self._remotes]}
+        for name, read in self._reads.items():
+            if name in clusters:
+                self.watcher.ensure(clusters[name], read.resource_version)
+        self.watcher.retain(clusters)
+
+    def run(
+        self,
+        interval: float,
+        stop: threading.Event,
+        on_report: Callable[[SyncReport], None],
+        *,
+        watch: bool = True,
+    ) -> None:
+        """Sync every `interval` seconds, or sooner when a watch sees a change, until `stop` is set."""
+        try:
+            while not stop.is_set():
+                report = self.sync_once()
+                on_report(report)
+                if watch:
+                    self._watch()
+                deadline = time.monotonic() + interval
+                while not stop.is_set():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    if self.wake.wait(min(remaining, 1.0)):
+                        stop.wait(MIN_GAP_SECONDS)  # let a burst of changes settle
+                        break
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop watches, release the lease, close remote clients."""
+        self.watcher.stop()
+        if self.lease is not None and not self.options.dry_run:
+            self.lease.release()
+        self.remote.close()

@@ -1,0 +1,316 @@
+"""Writes to clusters: authoritative DNSRecords in the local cluster, and status merge-patches anywhere.
+
+`plan_writes` is pure (desired authoritative records vs what the cluster holds); `apply_writes` and
+`apply_status` do the I/O. Only objects labelled kuadrant.io/authoritative-record=true are ever
+created, updated or deleted; updates carry the resourceVersion and are retried on 409 by re-reading.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from kuadns_sync.kube import objects
+from kuadns_sync.kube.clients import Cluster, read_json, request_timeout
+from kuadns_sync.kube.collect import API_ERRORS, describe_failure
+from kuadns_sync.kube.status import StatusPatch
+from kuadns_sync.model import (
+    GROUP,
+    LABEL_AUTHORITATIVE,
+    LABEL_AUTHORITATIVE_HASH,
+    LABEL_PROVIDER_NAME,
+    LABEL_ZONE_NAME,
+    PLURAL,
+    VERSION,
+    AuthoritativeRecord,
+    Issue,
+    Origin,
+    RawObject,
+)
+
+log = logging.getLogger(__name__)
+
+# The labels this tool decides on authoritative records; any other label is somebody else's.
+OWNED_LABELS = (LABEL_AUTHORITATIVE, LABEL_AUTHORITATIVE_HASH, LABEL_ZONE_NAME, LABEL_PROVIDER_NAME)
+MAX_CONFLICT_RETRIES = 5
+WRITE_WORKERS = 4
+MERGE_PATCH = "application/merge-patch+json"
+
+Op = Literal["create", "update", "delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteAction:
+    """One change to an authoritative object: the object to write (create/update) or remove (delete)."""
+
+    op: Op
+    namespace: str
+    name: str
+    desired: AuthoritativeRecord | None
+    current: RawObject | None
+
+
+@dataclass(slots=True)
+class WriteReport:
+    """What the writes did: counts, the objects as they are now, and problems (per object)."""
+
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    patched: int = 0
+    objects: list[RawObject] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def writes(self) -> int:
+        """Total number of write requests that changed something."""
+        return self.created + self.updated + self.deleted + self.patched
+
+
+def desired_object(record: AuthoritativeRecord, existing: RawObject | None) -> RawObject:
+    """The full object to send: our labels and spec over whatever else the existing object holds."""
+    manifest = record.to_manifest()
+    if existing is None:
+        return manifest
+    meta = dict(objects.metadata(existing))
+    labels = {k: v for k, v in objects.labels(existing).items() if k not in OWNED_LABELS}
+    labels.update(manifest["metadata"]["labels"])
+    meta["labels"] = labels
+    spec = {**objects.spec(existing), **manifest["spec"]}
+    body: RawObject = {"apiVersion": manifest["apiVersion"], "kind": manifest["kind"], "metadata": meta, "spec": spec}
+    return body
+
+
+def needs_update(record: AuthoritativeRecord, existing: RawObject) -> bool:
+    """True when the object's labels we own, rootHost or endpoints differ from `record`."""
+    manifest = record.to_manifest()
+    want_labels: Mapping[str, str] = manifest["metadata"]["labels"]
+    have = objects.labels(existing)
+    for key in OWNED_LABELS:
+        if have.get(key) != want_labels.get(key):
+            return True
+    spec = objects.spec(existing)
+    return bool(
+        spec.get("rootHost") != manifest["spec"]["rootHost"]
+        or (spec.get("endpoints") or []) != manifest["spec"]["endpoints"]
+    )
+
+
+def plan_writes(desired: Sequence[AuthoritativeRecord], current: Sequence[RawObject]) -> list[WriteAction]:
+    """Creates, updates and deletes that turn `current` (our labelled objects) into `desired`."""
+    have = {objects.key(obj): obj for obj in current if objects.is_authoritative(obj)}
+    want = {(r.namespace, r.name): r for r in desired}
+    actions: list[WriteAction] = []
+    for ident in sorted(have.keys() - want.keys()):
+        actions.append(WriteAction("delete", ident[0], ident[1], None, have[ident]))
+    for ident in sorted(want):
+        record, existing = want[ident], have.get(ident)
+        if existing is None:
+            actions.append(WriteAction("create", ident[0], ident[1], record, None))
+        elif needs_update(record, existing):
+            actions.append(WriteAction("update", ident[0], ident[1], record, existing))
+    return actions
+
+
+class _Writer:
+    def __init__(self, cluster: Cluster, timeout: float, on_write: Callable[[str, str], None]) -> None:
+        self.cluster = cluster
+        self.api = k8s.CustomObjectsApi(cluster.api)
+        self.timeout = request_timeout(timeout)
+        self.raw_timeout = timeout
+        self.on_write = on_write
+
+    def _origin(self, namespace: str, name: str) -> Origin:
+        return Origin(self.cluster.name, namespace, name)
+
+    def _issue(self, namespace: str, name: str, message: str) -> Issue:
+        return Issue(self._origin(namespace, name), "error", "WriteError", message)
+
+    def _get(self, namespace: str, name: str) -> RawObject | None:
+        try:
+            response = self.api.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, _preload_content=False, _request_timeout=self.timeout
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        body = read_json(response)
+        return body if isinstance(body, dict) else None
+
+    def _written(self, response: object) -> RawObject:
+        body = read_json(response)
+        obj: RawObject = body if isinstance(body, dict) else {}
+        self.on_write(self.cluster.name, objects.resource_version(obj))
+        return obj
+
+    def create(self, record: AuthoritativeRecord) -> tuple[Op | None, RawObject | None, Issue | None]:
+        try:
+            response = self.api.create_namespaced_custom_object(
+                GROUP, VERSION, record.namespace, PLURAL, desired_object(record, None),
+                _preload_content=False, _request_timeout=self.timeout,
+            )
+            return "create", self._written(response), None
+        except ApiException as exc:
+            if exc.status == 409:
+                existing = self._get(record.namespace, record.name)
+                if existing is not None and objects.is_authoritative(existing):
+                    return self.update(record, existing)
+                return None, None, self._issue(
+                    record.namespace, record.name,
+                    f"a DNSRecord with this name exists without label {LABEL_AUTHORITATIVE}=true; "
+                    "it is not ours and is left alone",
+                )
+            if exc.status == 404:
+                return None, None, self._issue(
+                    record.namespace, record.name,
+                    f"cannot create the authoritative record: namespace {record.namespace} does not exist "
+                    f"in cluster {self.cluster.name}",
+                )
+            raise
+
+    def update(
+        self, record: AuthoritativeRecord, existing: RawObject
+    ) -> tuple[Op | None, RawObject | None, Issue | None]:
+        current: RawObject | None = existing
+        for _ in range(MAX_CONFLICT_RETRIES):
+            if current is None:
+                return self.create(record)
+            if not objects.is_authoritative(current):
+                return None, None, self._issue(
+                    record.namespace, record.name, f"label {LABEL_AUTHORITATIVE}=true was removed; left alone"
+                )
+            if not needs_update(record, current):
+                return None, current, None
+            try:
+                response = self.api.replace_namespaced_custom_object(
+                    GROUP, VERSION, record.namespace, PLURAL, record.name, desired_object(record, current),
+                    _preload_content=False, _request_timeout=self.timeout,
+                )
+                return "update", self._written(response), None
+            except ApiException as exc:
+                if exc.status not in (409, 404):
+                    raise
+                # Somebody else changed it since we read it: re-read and decide again.
+                current = self._get(record.namespace, record.name)
+        return None, current, self._issue(
+            record.namespace, record.name, f"still conflicting after {MAX_CONFLICT_RETRIES} attempts"
+        )
+
+    def delete(self, existing: RawObject) -> tuple[Op | None, RawObject | None, Issue | None]:
+        namespace, name = objects.key(existing)
+        current: RawObject | None = existing
+        for _ in range(MAX_CONFLICT_RETRIES):
+            if current is None or not objects.is_authoritative(current):
+                return None, None, None
+            options = k8s.V1DeleteOptions(
+                preconditions=k8s.V1Preconditions(resource_version=objects.resource_version(current) or None)
+            )
+            try:
+                self.api.delete_namespaced_custom_object(
+                    GROUP, VERSION, namespace, PLURAL, name, body=options, _request_timeout=self.timeout
+                )
+                return "delete", None, None
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None, None, None
+                if exc.status != 409:
+                    raise
+                current = self._get(namespace, name)
+        return None, None, self._issue(namespace, name, f"still conflicting after {MAX_CONFLICT_RETRIES} attempts")
+
+    def run(self, action: WriteAction) -> tuple[Op | None, RawObject | None, Issue | None]:
+        try:
+            if action.op == "delete" and action.current is not None:
+                return self.delete(action.current)
+            if action.desired is None:
+                return None, None, None
+            if action.op == "create":
+                return self.create(action.desired)
+            if action.current is not None:
+                return self.update(action.desired, action.current)
+            return None, None, None
+        except API_ERRORS as exc:
+            return None, action.current, self._issue(
+                action.namespace, action.name, f"cannot {action.op}: {describe_failure(exc, self.raw_timeout)}"
+            )
+
+
+def _no_hook(cluster: str, resource_version: str) -> None:
+    return None
+
+
+def apply_writes(
+    cluster: Cluster,
+    actions: Sequence[WriteAction],
+    unchanged: Sequence[RawObject],
+    timeout: float,
+    on_write: Callable[[str, str], None] = _no_hook,
+) -> WriteReport:
+    """Carry out `actions` in `cluster`; `unchanged` objects are reported as they are."""
+    report = WriteReport(objects=list(unchanged))
+    if not actions:
+        return report
+    writer = _Writer(cluster, timeout, on_write)
+    with ThreadPoolExecutor(max_workers=WRITE_WORKERS, thread_name_prefix="kuadns-write") as pool:
+        results = list(pool.map(writer.run, actions))
+    for op, obj, issue in results:
+        if op == "create":
+            report.created += 1
+        elif op == "update":
+            report.updated += 1
+        elif op == "delete":
+            report.deleted += 1
+        if obj is not None:
+            report.objects.append(obj)
+        if issue is not None:
+            report.issues.append(issue)
+    return report
+
+
+def _patch_status(
+    api: k8s.CustomObjectsApi, patch: StatusPatch, timeout: float
+) -> tuple[str | None, Issue | None]:
+    try:
+        response = api.patch_namespaced_custom_object_status(
+            GROUP, VERSION, patch.namespace, PLURAL, patch.name, patch.body,
+            _content_type=MERGE_PATCH, _preload_content=False, _request_timeout=request_timeout(timeout),
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return None, None  # deleted since we read it; the next pass will not see it
+        origin = Origin(patch.cluster, patch.namespace, patch.name)
+        return None, Issue(origin, "error", "WriteError", f"cannot write status: {describe_failure(exc, timeout)}")
+    except API_ERRORS as exc:
+        origin = Origin(patch.cluster, patch.namespace, patch.name)
+        return None, Issue(origin, "error", "WriteError", f"cannot write status: {describe_failure(exc, timeout)}")
+    body: Any = read_json(response)
+    return (objects.resource_version(body) if isinstance(body, dict) else ""), None
+
+
+def apply_status(
+    cluster: Cluster,
+    patches: Sequence[StatusPatch],
+    timeout: float,
+    on_write: Callable[[str, str], None] = _no_hook,
+) -> WriteReport:
+    """Send every status patch for `cluster` (merge patch on the status subresource)."""
+    report = WriteReport()
+    if not patches:
+        return report
+    api = k8s.CustomObjectsApi(cluster.api)
+    with ThreadPoolExecutor(max_workers=WRITE_WORKERS, thread_name_prefix="kuadns-status") as pool:
+        results = list(pool.map(lambda p: _patch_status(api, p, timeout), patches))
+    for version, issue in results:
+        if version is not None:
+            report.patched += 1
+            on_write(cluster.name, version)
+        if issue is not None:
+            report.issues.append(issue)
+    return report
