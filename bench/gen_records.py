@@ -61,8 +61,13 @@ def host_name(index: int, zone: str) -> str:
 
 
 def geo_of(host_index: int, cluster_index: int, geos: int) -> str:
-    """The geo code that cluster `cluster_index` declares for host `host_index`."""
-    return GEOS[(host_index + cluster_index) % geos]
+    """The geo code that cluster `cluster_index` declares for host `host_index`.
+
+    On even hosts the first two clusters share a geo, so `<geo>.klb.H` is a weighted set of two
+    gateways there (Kuadrant's geo-then-weight layout); on odd hosts every cluster has its own geo.
+    """
+    slot = cluster_index if host_index % 2 else max(0, cluster_index - 1)
+    return GEOS[(host_index + slot) % geos]
 
 
 def _endpoint(

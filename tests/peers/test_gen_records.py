@@ -62,6 +62,21 @@ def test_load_balanced_layout_per_host() -> None:
     assert len(set(geos_seen)) == 3
 
 
+def test_even_hosts_have_a_weighted_set_of_two_gateways() -> None:
+    by_cluster = build_records(records=9, clusters=3)
+    host = "app00002.bench.example.com"
+    weighted: dict[str, list[str]] = {}
+    for rs in by_cluster.values():
+        for r in rs:
+            if r["spec"]["rootHost"] != host:
+                continue
+            for e in r["spec"]["endpoints"]:
+                if e.get("providerSpecific", [{}])[0].get("name") == "weight":
+                    weighted.setdefault(e["dnsName"], []).append(e["setIdentifier"])
+    assert sorted(len(v) for v in weighted.values()) == [1, 2]
+    assert all(len(set(v)) == len(v) for v in weighted.values())
+
+
 def test_all_eight_geos_are_used() -> None:
     by_cluster = build_records(records=30, clusters=3)
     used = {
