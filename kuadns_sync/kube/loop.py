@@ -41,7 +41,16 @@ from kuadns_sync.kube.status import (
 )
 from kuadns_sync.kube.watch import OwnWrites, Watcher
 from kuadns_sync.kube.writer import WriteAction, WriteReport, apply_status, apply_writes, plan_writes
-from kuadns_sync.model import LABEL_ZONE_NAME, ClusterSnapshot, Issue, MergeResult, RawObject, Role, Settings
+from kuadns_sync.model import (
+    LABEL_ZONE_NAME,
+    ClusterSnapshot,
+    Issue,
+    MergeResult,
+    Origin,
+    RawObject,
+    Role,
+    Settings,
+)
 from kuadns_sync.pipeline import authoritative_files, build_bundle, load_previous, merge_snapshots
 from kuadns_sync.plan import MAX_SAFE_CHANGE_FRACTION, Plan, diff_files, unsafe_reasons
 
@@ -78,6 +87,7 @@ class SyncReport:
     dropped: tuple[str, ...] = ()
     records: int = 0
     authoritative: int = 0
+    current: tuple[RawObject, ...] = ()  # the local cluster's authoritative objects before writing
     actions: tuple[WriteAction, ...] = ()
     status_patches: tuple[StatusPatch, ...] = ()
     writes: WriteReport = field(default_factory=WriteReport)
@@ -152,6 +162,24 @@ def safety_plan(
     )
     touched = replace(result, authoritative=tuple(r for r in result.authoritative if (r.zone or "") in zones))
     return diff_files(current_files, authoritative_files(touched))
+
+
+def live_plan(report: SyncReport, settings: Settings, out: Path | None, now: float) -> Plan:
+    """Everything the next sync would change: authoritative records in the cluster and, with `out`,
+    the zone files of the bundle there (the `diff-live` view)."""
+    result = report.result or MergeResult((), (), (), ())
+    current = dict(_auth_file(obj) for obj in report.current)
+    if out is None:
+        return diff_files(current, authoritative_files(result))
+    previous = load_previous(out)
+    if previous is not None:
+        root = previous.path
+        for path in sorted(root.rglob("*")):
+            rel = str(path.relative_to(root))
+            if path.is_file() and rel.startswith("zones/"):
+                current[rel] = path.read_bytes()
+    built = build_bundle(result, settings, previous, now)
+    return diff_files(current, built.files)
 
 
 class SyncLoop:
@@ -258,7 +286,8 @@ class SyncLoop:
             if local is not None:
                 auth = [r for r in local.records if objects.is_authoritative(r)]
                 since = min(self.memory[n].failing_since or now for n in carried.unreached)
-                extra = unattributed_records(auth, known_owners(snapshots), since)
+                stand_in = "+".join(sorted(carried.unreached))
+                extra = unattributed_records(auth, known_owners(snapshots), since, stand_in)
                 if extra is not None:
                     snapshots.append(extra)
         report.records = sum(
@@ -283,6 +312,7 @@ class SyncLoop:
         report.result = result
         report.authoritative = len(result.authoritative)
         current = [r for r in local.records if objects.is_authoritative(r)]
+        report.current = tuple(current)
         actions = plan_writes(result.authoritative, current)
         report.actions = tuple(actions)
         plan = safety_plan(actions, current, result)
@@ -321,22 +351,25 @@ class SyncLoop:
         return report
 
     def _sync_secondary(self) -> SyncReport:
-        from kuadns_sync.parse import parse_dnsrecord
-
         issues: list[Issue] = []
         snapshots, report = self._carry(issues)
         if self.local.name not in report.fresh:
             report.issues = tuple(sorted(set(issues)))
             return report
         local = next(s for s in snapshots if s.name == self.local.name)
+        result = merge_snapshots([local], self.settings, issues)
+        report.result = result
+        verdicts = {v.origin.record(): v for v in result.verdicts}
         stamp = timestamp(self.clock())
         patches: list[StatusPatch] = []
         for raw in local.records:
+            # Only delegating records are a secondary's business; the rest belong to other providers.
             if not objects.is_delegating(raw) or objects.is_deleting(raw) or objects.is_authoritative(raw):
                 continue
-            parsed = parse_dnsrecord(raw, self.local.name)
-            issues += parsed.issues
-            patch = patch_local(self.local.name, raw, secondary_status(raw, parsed.issues), stamp)
+            verdict = verdicts.get(Origin(local.name, objects.namespace(raw), objects.name(raw)))
+            if verdict is None:
+                continue
+            patch = patch_local(self.local.name, raw, secondary_status(raw, verdict), stamp)
             if patch is not None:
                 patches.append(patch)
         report.status_patches = tuple(patches)
@@ -344,7 +377,7 @@ class SyncLoop:
         if report.leader:
             self._write_status(patches, report.writes)
         issues += report.writes.issues
-        report.issues = tuple(sorted(set(issues)))
+        report.issues = tuple(sorted(set(issues) | set(result.issues)))
         return report
 
     def _write_status(self, patches: Iterable[StatusPatch], into: WriteReport) -> None:

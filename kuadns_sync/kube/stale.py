@@ -177,12 +177,13 @@ def _is_registry_txt(endpoint: Mapping[str, Any]) -> bool:
 
 
 def unattributed_records(
-    authoritative: Sequence[RawObject], owners: Set[str], since: float
+    authoritative: Sequence[RawObject], owners: Set[str], since: float, cluster: str = UNATTRIBUTED_CLUSTER
 ) -> ClusterSnapshot | None:
     """A stand-in snapshot holding the authoritative endpoints whose owners are not in `owners`.
 
     One synthetic delegating record per (namespace, root host, unknown owner), with that owner as
-    spec.ownerID, so the merge keeps exactly those endpoints. None when everything is attributed.
+    spec.ownerID, so the merge keeps exactly those endpoints. The snapshot is named `cluster` (the
+    unreachable cluster(s) it stands for). None when everything is attributed.
     """
     grouped: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for auth in authoritative:
@@ -228,4 +229,4 @@ def unattributed_records(
                 },
             }
         )
-    return ClusterSnapshot(name=UNATTRIBUTED_CLUSTER, records=tuple(records), stale_since=since)
+    return ClusterSnapshot(name=cluster, records=tuple(records), stale_since=since)

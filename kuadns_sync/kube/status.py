@@ -21,7 +21,6 @@ from kuadns_sync.model import (
     OWNER_LABEL,
     AuthoritativeRecord,
     ClusterSnapshot,
-    Issue,
     MergeResult,
     Origin,
     RawObject,
@@ -33,9 +32,10 @@ REASON_FINALIZERS_SET = "FinalizersSet"
 REASON_VALIDATION = "ValidationError"
 REASON_REMOVED = "ProviderEndpointsRemoved"
 REASON_PROVIDER_ERROR = "ProviderError"
+# The merge's verdict for a local record that belongs to another DNS provider: never ours to write.
+REASON_NOT_SERVED = "NotServed"
 MSG_READY = "Provider ensured the dns record"
 MSG_REMOVED = "DNS records removed from provider"
-MSG_VALIDATION_PREFIX = "validation of DNSRecord failed: "
 # The top-level status fields this tool writes (and nothing else; other writers' fields are kept).
 _FIELDS = ("observedGeneration", "ownerID", "zoneID", "zoneDomainName", "domainOwners")
 
@@ -187,17 +187,20 @@ def delegation_condition(verdict_reason: str) -> Condition | None:
     return Condition(objects.READY_FOR_DELEGATION, True, REASON_FINALIZERS_SET, "")
 
 
-def secondary_status(raw: RawObject, issues: Sequence[Issue]) -> DesiredStatus:
-    """Desired status of a secondary's own delegating record (kuadrant-coredns.md §3.6 step 6)."""
-    errors = [issue.message for issue in issues if issue.severity == "error"]
+def secondary_status(raw: RawObject, verdict: RecordVerdict) -> DesiredStatus:
+    """Desired status of a secondary's own delegating record (kuadrant-coredns.md §3.6 step 6).
+
+    Valid: ReadyForDelegation=True/FinalizersSet and Ready=True/ProviderSuccess; else Ready=False
+    with the merge's reason and message (ValidationError and the offending endpoints).
+    """
     fields = {"observedGeneration": objects.generation(raw), "ownerID": objects.owner_id(raw)}
-    if errors:
-        message = MSG_VALIDATION_PREFIX + "; ".join(errors)
-        return DesiredStatus((Condition(objects.READY, False, REASON_VALIDATION, message),), fields)
+    if not verdict.ready:
+        message = verdict.message or verdict.reason
+        return DesiredStatus((Condition(objects.READY, False, verdict.reason, message),), fields)
     return DesiredStatus(
         (
             Condition(objects.READY_FOR_DELEGATION, True, REASON_FINALIZERS_SET, ""),
-            Condition(objects.READY, True, REASON_SUCCESS, MSG_READY),
+            Condition(objects.READY, True, REASON_SUCCESS, verdict.message or MSG_READY),
         ),
         fields,
     )
@@ -267,6 +270,8 @@ def primary_patches(
                 continue
             origin = Origin(snap.name, objects.namespace(raw), objects.name(raw))
             verdict = verdicts.get(origin)
+            if verdict is not None and verdict.reason == REASON_NOT_SERVED:
+                continue
             if snap.local:
                 if verdict is None:
                     continue
