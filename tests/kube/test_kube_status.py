@@ -19,7 +19,6 @@ from kuadns_sync.model import (
     AuthoritativeRecord,
     ClusterSnapshot,
     Endpoint,
-    Issue,
     MergeResult,
     Origin,
     RecordVerdict,
@@ -159,19 +158,26 @@ def test_transition_time_kept_when_status_unchanged_and_moved_when_it_flips() ->
 
 def test_secondary_marks_valid_records_ready_for_delegation_and_reports_invalid_ones() -> None:
     raw = dnsrecord("api")
-    good = patch_local("sec", raw, secondary_status(raw, []), timestamp(T0))
+    verdict = RecordVerdict(Origin("sec", "dnstest", "api"), True, "ProviderSuccess", "Provider ensured the dns record")
+    good = patch_local("sec", raw, secondary_status(raw, verdict), timestamp(T0))
     assert good is not None
     conds = good.body["status"]["conditions"]
     assert [(c["type"], c["status"], c["reason"]) for c in conds] == [
         ("ReadyForDelegation", "True", "FinalizersSet"),
         ("Ready", "True", "ProviderSuccess"),
     ]
-    issue = Issue(Origin("sec", "dnstest", "api", 0), "error", "ValidationError", "dnsName is not under rootHost")
-    bad = patch_local("sec", raw, secondary_status(raw, [issue]), timestamp(T0))
+    message = "validation of DNSRecord failed: spec.endpoints[0]: dnsName is not under rootHost"
+    invalid = RecordVerdict(Origin("sec", "dnstest", "api"), False, "ValidationError", message)
+    bad = patch_local("sec", raw, secondary_status(raw, invalid), timestamp(T0))
     assert bad is not None
     (cond,) = bad.body["status"]["conditions"]
-    assert (cond["status"], cond["reason"]) == ("False", "ValidationError")
-    assert cond["message"] == "validation of DNSRecord failed: dnsName is not under rootHost"
+    assert (cond["status"], cond["reason"], cond["message"]) == ("False", "ValidationError", message)
+
+
+def test_local_record_of_another_provider_is_never_written() -> None:
+    raw = dnsrecord("aws", delegate=False)
+    verdict = RecordVerdict(Origin("east", "dnstest", "aws"), False, "NotServed", "provider secret has type aws")
+    assert primary_patches([ClusterSnapshot("east", (raw,), local=True)], result_for(verdict), PRIMARY, T0) == []
 
 
 def test_authoritative_record_status_follows_upstream() -> None:
