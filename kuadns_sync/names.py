@@ -55,8 +55,8 @@ def name_problem(name: str, *, wildcard: bool = False, underscore: bool = False)
         if "*" in label:
             return '"*" is only allowed as the whole leftmost label'
         if not pattern.fullmatch(label):
-            bad = next(ch for ch in label if not pattern.fullmatch(ch))
-            return f'label "{label}" contains {bad!r} (allowed: {allowed})'
+            bad = ", ".join(repr(ch) for ch in dict.fromkeys(label) if not pattern.fullmatch(ch))
+            return f'label "{label}" contains {bad} (allowed: {allowed})'
         # RFC 952 / RFC 1123 §2.1: a host label neither starts nor ends with a hyphen.
         if label.startswith("-") or label.endswith("-"):
             return f'label "{label}" starts or ends with a hyphen'

@@ -222,6 +222,11 @@ def test_valid_record_is_canonicalised() -> None:
         (ep(setIdentifier=3), "setIdentifier 3 is not a string"),
         (ep(labels={"a": 1}), "labels must map strings to strings"),
         ("not-an-endpoint", "the endpoint is not a mapping"),
+        (ep(targets="192.0.2.1"), "targets is not a list of strings"),
+        (
+            ep(providerSpecific=[{"name": 1, "value": "x"}]),
+            "providerSpecific entry {'name': 1, 'value': 'x'} is not a {name, value} pair of strings",
+        ),
     ],
 )
 def test_each_validation_class_has_an_exact_message(endpoint: Any, message: str) -> None:
@@ -244,6 +249,7 @@ def test_valid_edge_values_are_accepted() -> None:
             ep("e.api.k.example.com", providerSpecific=ps(geo_code="GEO-AN")),
             ep("f.api.k.example.com", "TXT", ["x" * 4000]),
             ep("g.api.k.example.com", providerSpecific=[{"name": "aws/evaluate-target-health", "value": "true"}]),
+            ep("h.api.k.example.com", recordTTL=None, setIdentifier=None, labels=None),
         ]
     )
     record = parse_dnsrecord(raw, CLUSTER)

@@ -1,0 +1,789 @@
+"""The declarative merge: cluster snapshots -> authoritative DNSRecords, zone views, verdicts, issues.
+
+Pure, no I/O, no clock, no randomness. Computed from scratch on every call (routing-semantics §2);
+the result does not depend on the order of snapshots, records or endpoints.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from kuadns_sync.hashing import root_host_hash
+from kuadns_sync.model import (
+    AUTHORITATIVE_PREFIX,
+    LABEL_AUTHORITATIVE,
+    LABEL_AUTHORITATIVE_HASH,
+    LABEL_PROVIDER_NAME,
+    LABEL_ZONE_NAME,
+    OWNER_DELIMITER,
+    OWNER_LABEL,
+    PROVIDER_SECRET_TYPE,
+    UNION_TYPES,
+    AuthoritativeRecord,
+    ClusterSnapshot,
+    Endpoint,
+    EndpointKey,
+    Issue,
+    MergeResult,
+    Origin,
+    ProviderSecret,
+    RecordVerdict,
+    Settings,
+    Severity,
+    SourceRecord,
+    ZoneConfig,
+    ZoneView,
+    sorted_items,
+)
+from kuadns_sync.names import is_same_or_under, is_under, most_specific_zone, name_problem, strip_wildcard
+from kuadns_sync.ownership import txt_endpoint
+from kuadns_sync.parse import origin_sort_key, parse_dnsrecord, sorted_issues
+
+MAX_CNAME_HOPS = 8  # routing-semantics §3
+PROVIDER_NAME = "coredns"
+
+READY_REASON = "ProviderSuccess"
+READY_MESSAGE = "Provider ensured the dns record"
+REMOVED_REASON = "ProviderEndpointsRemoved"
+REMOVED_MESSAGE = "DNS records removed from provider"
+VALIDATION_REASON = "ValidationError"
+VALIDATION_PREFIX = "validation of DNSRecord failed: "
+CONFLICT_REASON = "Conflict"
+OUT_OF_ZONE_REASON = "OutOfZone"
+NOT_SERVED_REASON = "NotServed"
+PROVIDER_ERROR_REASON = "DNSProviderError"
+NO_DEFAULT_PROVIDER = "No default provider secret labeled kuadrant.io/default-provider was found"
+MANY_DEFAULT_PROVIDERS = "Multiple default providers secrets found. Only one expected"
+
+
+@dataclass(frozen=True, slots=True)
+class _Contribution:
+    """One source endpoint offered to the merge by one record (owner)."""
+
+    owner: str
+    record: Origin
+    endpoint: Endpoint
+
+    @property
+    def origin(self) -> Origin:
+        return self.endpoint.origins[0]
+
+    @property
+    def order(self) -> tuple[str, tuple[str, str, str, int]]:
+        # Lowest owner ID wins (routing-semantics §2); the origin only breaks ties of one owner.
+        return (self.owner, origin_sort_key(self.origin))
+
+    @property
+    def signature(self) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+        return (self.endpoint.targets, tuple(sorted(self.endpoint.provider_specific)))
+
+
+@dataclass(slots=True)
+class _Merged:
+    """Endpoints merged by key, plus who lost a conflict and what to report."""
+
+    data: list[Endpoint] = field(default_factory=list)
+    txt: list[Endpoint] = field(default_factory=list)
+    served: list[_Contribution] = field(default_factory=list)
+    losers: dict[Origin, Issue] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """A source record that passed every record-level check and was assigned a zone."""
+
+    record: SourceRecord
+    zone: str
+    root: str
+
+    @property
+    def group(self) -> tuple[str, str]:
+        return (self.record.origin.namespace, self.root)
+
+
+def merge(snapshots: Sequence[ClusterSnapshot], settings: Settings) -> MergeResult:
+    """Merge every snapshot into the authoritative view for `settings.role` (routing-semantics §2)."""
+    issues: list[Issue] = []
+    verdicts: dict[Origin, RecordVerdict] = {}
+    for snapshot in snapshots:
+        if snapshot.stale_since is not None and snapshot.records:
+            when = datetime.fromtimestamp(snapshot.stale_since, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            issues.append(
+                Issue(
+                    None,
+                    "warning",
+                    "Stale",
+                    f"cluster {snapshot.name} is unreachable; serving its records as last listed at {when}",
+                )
+            )
+
+    if settings.role == "secondary":
+        _secondary(snapshots, settings, verdicts, issues)
+        return MergeResult((), (), _sorted_verdicts(verdicts), sorted_issues(issues))
+
+    zones = _zones(snapshots, settings, issues)
+    zone_names = frozenset(zones)
+    candidates: list[_Candidate] = []
+    for snapshot in snapshots:
+        local = _is_local(snapshot, settings)
+        for record in _records(snapshot):
+            if not (local or record.delegate):
+                continue  # a remote cluster's own records are its business (§3.7)
+            candidate = _admit(record, snapshot, local, zone_names, verdicts, issues)
+            if candidate is not None:
+                candidates.append(candidate)
+
+    by_zone: dict[str, list[_Candidate]] = defaultdict(list)
+    for candidate in candidates:
+        by_zone[candidate.zone].append(candidate)
+        _check_sub_zones(candidate, zone_names, issues)
+
+    views: list[ZoneView] = []
+    kept: list[_Contribution] = []
+    dropped: dict[Origin, list[Issue]] = {}
+    excluded: dict[Origin, Issue] = {}
+    for name in sorted(zones):
+        view, zone_kept, zone_dropped, zone_excluded, zone_issues = _build_zone(zones[name], by_zone.get(name, []))
+        views.append(view)
+        kept += zone_kept
+        dropped.update(zone_dropped)
+        excluded.update(zone_excluded)
+        issues += zone_issues
+
+    authoritative = _authoritative_records(candidates, kept, dropped)
+    auth_names = {(a.namespace, a.name) for a in authoritative}
+    for candidate in candidates:
+        verdicts[candidate.record.origin] = _served_verdict(candidate, dropped, excluded, auth_names)
+    return MergeResult(tuple(authoritative), tuple(views), _sorted_verdicts(verdicts), sorted_issues(issues))
+
+
+# --- which records -------------------------------------------------------------------------------
+
+
+def _is_local(snapshot: ClusterSnapshot, settings: Settings) -> bool:
+    return snapshot.local or snapshot.name == settings.local_cluster
+
+
+def _records(snapshot: ClusterSnapshot) -> Iterable[SourceRecord]:
+    for raw in snapshot.records:
+        record = parse_dnsrecord(raw, snapshot.name)
+        if not record.authoritative:  # our own output, never an input
+            yield record
+
+
+def _secondary(
+    snapshots: Sequence[ClusterSnapshot],
+    settings: Settings,
+    verdicts: dict[Origin, RecordVerdict],
+    issues: list[Issue],
+) -> None:
+    """A secondary only validates its own records and marks delegating ones ready (§3.6 step 6)."""
+    for snapshot in snapshots:
+        if not _is_local(snapshot, settings):
+            continue
+        for record in _records(snapshot):
+            origin = record.origin
+            if record.deleting:
+                verdicts[origin] = RecordVerdict(origin, False, REMOVED_REASON, REMOVED_MESSAGE)
+                continue
+            issues.extend(record.issues)
+            if not record.ok:
+                verdicts[origin] = _validation_verdict(origin, record.issues)
+            elif record.delegate:
+                verdicts[origin] = RecordVerdict(origin, True, READY_REASON, READY_MESSAGE)
+            else:
+                verdicts[origin] = RecordVerdict(
+                    origin,
+                    False,
+                    NOT_SERVED_REASON,
+                    "this kuadns-sync is a secondary: only delegating records (spec.delegate: true) are "
+                    "handled, by the primaries",
+                )
+
+
+def _zones(snapshots: Sequence[ClusterSnapshot], settings: Settings, issues: list[Issue]) -> dict[str, ZoneConfig]:
+    """Configured zones plus the ZONES of the local cluster's CoreDNS provider secrets."""
+    zones = {zone.name: zone for zone in settings.zones}
+    for snapshot in snapshots:
+        if not _is_local(snapshot, settings):
+            continue
+        for secret in snapshot.secrets:
+            if secret.type != PROVIDER_SECRET_TYPE:
+                continue
+            where = Origin(secret.cluster, secret.namespace, secret.name)
+            if not secret.zones:
+                issues.append(Issue(where, "warning", "ProviderError", "CoreDNS provider secret has no ZONES"))
+            for zone in secret.zones:
+                problem = name_problem(zone)
+                if problem is not None:
+                    message = f'ZONES item "{zone}" is not a valid DNS name: {problem}'
+                    issues.append(Issue(where, "error", "ProviderError", message))
+                elif zone not in zones:
+                    zones[zone] = ZoneConfig(name=zone)
+    return zones
+
+
+def _provider_problem(record: SourceRecord, secrets: Sequence[ProviderSecret]) -> tuple[str, str] | None:
+    """(reason, message) when a non-delegating record's provider is not a CoreDNS secret (§3.1, §3.3)."""
+    if not secrets:
+        return None  # offline manifests without secrets: zones come from settings, treat as CoreDNS
+    namespace = record.origin.namespace
+    in_namespace = [s for s in secrets if s.namespace == namespace]
+    if record.provider_ref:
+        found = [s for s in in_namespace if s.name == record.provider_ref]
+        if not found:
+            return (
+                PROVIDER_ERROR_REASON,
+                f"The dns provider could not be loaded: provider secret {namespace}/{record.provider_ref} not found",
+            )
+        secret = found[0]
+    else:
+        defaults = sorted((s for s in in_namespace if s.default), key=lambda s: s.name)
+        if not defaults:
+            return PROVIDER_ERROR_REASON, NO_DEFAULT_PROVIDER
+        if len(defaults) > 1:
+            return PROVIDER_ERROR_REASON, MANY_DEFAULT_PROVIDERS
+        secret = defaults[0]
+    if secret.type != PROVIDER_SECRET_TYPE:
+        return (
+            NOT_SERVED_REASON,
+            f"provider secret {namespace}/{secret.name} has type {secret.type}, not {PROVIDER_SECRET_TYPE}: "
+            "this record is another provider's",
+        )
+    return None
+
+
+def _admit(
+    record: SourceRecord,
+    snapshot: ClusterSnapshot,
+    local: bool,
+    zones: frozenset[str],
+    verdicts: dict[Origin, RecordVerdict],
+    issues: list[Issue],
+) -> _Candidate | None:
+    """Record-level decisions; a verdict for every record that does not go on to the zone merge."""
+    origin = record.origin
+    if record.deleting:
+        verdicts[origin] = RecordVerdict(origin, False, REMOVED_REASON, REMOVED_MESSAGE)
+        return None
+    issues.extend(record.issues)
+    if not record.ok:
+        verdicts[origin] = _validation_verdict(origin, record.issues)
+        return None
+    if local and not record.delegate:
+        problem = _provider_problem(record, snapshot.secrets)
+        if problem is not None:
+            reason, message = problem
+            severity: Severity = "warning" if reason == NOT_SERVED_REASON else "error"
+            issues.append(Issue(origin, severity, reason, message))
+            verdicts[origin] = RecordVerdict(origin, False, reason, message)
+            return None
+    root = strip_wildcard(record.root_host)
+    zone = most_specific_zone(root, zones)
+    if zone is None:
+        listed = ", ".join(sorted(zones)) or "none configured"
+        message = f'rootHost "{record.root_host}" is not in any served zone (zones: {listed})'
+        issues.append(Issue(origin, "error", OUT_OF_ZONE_REASON, message))
+        verdicts[origin] = RecordVerdict(origin, False, OUT_OF_ZONE_REASON, message)
+        return None
+    return _Candidate(record, zone, root)
+
+
+def _check_sub_zones(candidate: _Candidate, zones: frozenset[str], issues: list[Issue]) -> None:
+    """An endpoint inside a more specific served zone than its record's would be hidden by that zone."""
+    for ep in candidate.record.endpoints:
+        inner = most_specific_zone(ep.dns_name, zones)
+        if inner != candidate.zone:
+            issues.append(
+                Issue(
+                    ep.origins[0],
+                    "warning",
+                    OUT_OF_ZONE_REASON,
+                    f'"{ep.dns_name}" is inside zone {inner}, but its record belongs to zone {candidate.zone} '
+                    "(by rootHost); it is served in zone "
+                    f"{candidate.zone} only",
+                )
+            )
+
+
+# --- merging endpoints by key --------------------------------------------------------------------
+
+
+def _describe(key: EndpointKey) -> str:
+    text = f'{key.record_type} "{key.dns_name}"'
+    return text + (f' (setIdentifier "{key.set_identifier}")' if key.set_identifier else "")
+
+
+def _merge_contributions(contributions: Iterable[_Contribution]) -> _Merged:
+    """Merge endpoints by key: union for plain RRsets, lowest owner wins a conflict (routing-semantics §2)."""
+    by_key: dict[EndpointKey, list[_Contribution]] = defaultdict(list)
+    for contribution in contributions:
+        by_key[contribution.endpoint.key].append(contribution)
+    merged = _Merged()
+    for key in sorted(by_key):
+        _merge_key(key, sorted(by_key[key], key=lambda c: c.order), merged)
+    data_keys = {ep.key for ep in merged.data}
+    txt_by_key: dict[EndpointKey, Endpoint] = {}
+    owned: set[tuple[EndpointKey, str]] = set()
+    for contribution in merged.served:  # ordered by key, then owner: an owner's first contribution counts
+        ep = contribution.endpoint
+        if (ep.key, contribution.owner) in owned:
+            continue
+        owned.add((ep.key, contribution.owner))
+        txt = txt_endpoint(ep, contribution.owner)
+        problem = name_problem(txt.dns_name, underscore=True)
+        if problem is not None or txt.key in data_keys:
+            why = problem or "a data endpoint already has that name"
+            merged.issues.append(
+                Issue(
+                    contribution.origin,
+                    "warning",
+                    "Ownership",
+                    f'ownership TXT "{txt.dns_name}" for {_describe(ep.key)} is left out: {why}',
+                )
+            )
+            continue
+        txt_by_key.setdefault(txt.key, txt)
+    merged.txt = [txt_by_key[k] for k in sorted(txt_by_key)]
+    return merged
+
+
+def _merge_key(key: EndpointKey, contributions: list[_Contribution], merged: _Merged) -> None:
+    winner = contributions[0]
+    if key.record_type in UNION_TYPES and not key.set_identifier:
+        served = contributions
+        targets = tuple(sorted({t for c in served for t in c.endpoint.targets}))
+        for other in served[1:]:
+            if other.signature[1] != winner.signature[1]:
+                merged.issues.append(
+                    Issue(
+                        other.origin,
+                        "warning",
+                        CONFLICT_REASON,
+                        f"{_describe(key)}: providerSpecific differs from {winner.origin} (owner {winner.owner}), "
+                        "whose providerSpecific is served",
+                    )
+                )
+    else:
+        # One answer per key: a CNAME holds exactly one target (RFC 1034 §3.6.2), and a set member is one
+        # routing choice, so differing versions cannot be unioned.
+        served = [c for c in contributions if c.signature == winner.signature]
+        targets = winner.endpoint.targets
+        for loser in contributions:
+            if loser.signature != winner.signature:
+                merged.losers[loser.origin] = Issue(
+                    loser.origin,
+                    "error",
+                    CONFLICT_REASON,
+                    f"{_describe(key)} conflicts with {winner.origin} (owner {winner.owner}), whose version is "
+                    "served (the lowest owner ID wins)",
+                )
+    configured = [c for c in served if c.endpoint.ttl > 0]
+    ttl = 0
+    if configured:
+        lowest = min(configured, key=lambda c: (c.endpoint.ttl, c.order))
+        ttl = lowest.endpoint.ttl
+        for c in configured:
+            if c.endpoint.ttl != ttl:
+                merged.issues.append(
+                    Issue(
+                        c.origin,
+                        "warning",
+                        "TTLMismatch",
+                        f"{_describe(key)}: recordTTL {c.endpoint.ttl} differs from {ttl} of {lowest.origin}; "
+                        f"the smallest, {ttl}, is served",
+                    )
+                )
+    labels: dict[str, str] = {}
+    for c in served:
+        for name, value in c.endpoint.labels:
+            if name != OWNER_LABEL:
+                labels.setdefault(name, value)
+    owners = sorted({c.owner for c in served})
+    labels[OWNER_LABEL] = OWNER_DELIMITER.join(owners)
+    merged.data.append(
+        Endpoint(
+            dns_name=key.dns_name,
+            record_type=key.record_type,
+            targets=targets,
+            ttl=ttl,
+            set_identifier=key.set_identifier,
+            weight=winner.endpoint.weight,
+            geo=winner.endpoint.geo,
+            labels=sorted_items(labels),
+            provider_specific=winner.endpoint.provider_specific,
+            origins=tuple(sorted({c.origin for c in served}, key=origin_sort_key)),
+        )
+    )
+    merged.served += served
+
+
+# --- zone-level checks ---------------------------------------------------------------------------
+
+
+class _ZoneIndex:
+    """Name lookups within one zone's served endpoints: existence, wildcards, delegations."""
+
+    def __init__(self, zone: str, endpoints: Sequence[Endpoint]) -> None:
+        self.zone = zone
+        self.by_name: dict[str, list[Endpoint]] = defaultdict(list)
+        for ep in endpoints:
+            self.by_name[ep.dns_name].append(ep)
+        self.nodes: set[str] = {zone}  # names with data plus their empty non-terminals (RFC 4592 §2.2.2)
+        for name in self.by_name:
+            current = name
+            while is_under(current, zone) and current not in self.nodes:
+                self.nodes.add(current)
+                current = current.partition(".")[2]
+        self.cuts = {n for n, eps in self.by_name.items() if n != zone and any(e.record_type == "NS" for e in eps)}
+
+    def types(self, name: str) -> set[str]:
+        return {ep.record_type for ep in self.by_name.get(name, ())}
+
+    def delegated(self, name: str) -> bool:
+        """True when `name` is below an in-zone delegation (the child zone answers for it)."""
+        current = name.partition(".")[2]
+        while is_under(current, self.zone):
+            if current in self.cuts:
+                return True
+            current = current.partition(".")[2]
+        return False
+
+    def resolve(self, target: str) -> str | None:
+        """The owner name holding the data a query for in-zone `target` is answered from (RFC 4592)."""
+        if target in self.by_name:
+            return target
+        current = target.partition(".")[2]
+        while is_same_or_under(current, self.zone):
+            if current in self.nodes:  # the closest encloser: only its wildcard can synthesise
+                wildcard = "*." + current
+                return wildcard if wildcard in self.by_name else None
+            current = current.partition(".")[2]
+        return None  # pragma: no cover - the apex is always a node
+
+
+def _cname_conflicts(index: _ZoneIndex, served: Sequence[_Contribution]) -> dict[Origin, Issue]:
+    """RFC 1034 §3.6.2: CNAME and other data at one name -> the other data wins."""
+    found: dict[Origin, Issue] = {}
+    for c in served:
+        ep = c.endpoint
+        if ep.record_type != "CNAME":
+            continue
+        others = sorted(index.types(ep.dns_name) - {"CNAME"})
+        if not others:
+            continue
+        sources = sorted(
+            {o for e in index.by_name[ep.dns_name] if e.record_type != "CNAME" for o in e.origins},
+            key=origin_sort_key,
+        )
+        found[c.origin] = Issue(
+            c.origin,
+            "error",
+            CONFLICT_REASON,
+            f'CNAME "{ep.dns_name}" cannot coexist with {", ".join(others)} data at the same name (from '
+            f"{', '.join(str(o) for o in sources)}); the {', '.join(others)} data is served (RFC 1034 §3.6.2)",
+        )
+    return found
+
+
+def _cname_graph(index: _ZoneIndex) -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for name, endpoints in index.by_name.items():
+        for ep in endpoints:
+            if ep.record_type != "CNAME":
+                continue
+            edges = graph.setdefault(name, set())
+            for target in ep.targets:
+                node = index.resolve(target) if is_same_or_under(target, index.zone) else None
+                if node is not None and "CNAME" in index.types(node):
+                    edges.add(node)
+    return graph
+
+
+def _cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components that contain a cycle (Tarjan, iterative)."""
+    index_of: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    result: list[list[str]] = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index_of:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index_of[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, successors = work[-1]
+            advanced = False
+            for succ in successors:
+                if succ not in index_of:
+                    index_of[succ] = low[succ] = counter
+                    counter += 1
+                    stack.append(succ)
+                    on_stack.add(succ)
+                    work.append((succ, iter(sorted(graph[succ]))))
+                    advanced = True
+                    break
+                if succ in on_stack:
+                    low[node] = min(low[node], index_of[succ])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index_of[node]:
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1 or node in graph[node]:
+                    result.append(sorted(component))
+    return result
+
+
+def _long_chains(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """Paths of more than MAX_CNAME_HOPS CNAMEs (the graph has no cycles here), one per chain start."""
+    length: dict[str, int] = {}
+
+    def hops(node: str) -> int:
+        # Iterative post-order so long chains do not hit the recursion limit.
+        pending = [node]
+        while pending:
+            current = pending[-1]
+            missing = [s for s in graph[current] if s not in length]
+            if missing:
+                pending.extend(missing)
+                continue
+            pending.pop()
+            length[current] = 1 + max((length[s] for s in graph[current]), default=0)
+        return length[node]
+
+    has_predecessor = {s for succs in graph.values() for s in succs}
+    chains: list[list[str]] = []
+    for start in sorted(graph):
+        if start in has_predecessor or hops(start) <= MAX_CNAME_HOPS:
+            continue
+        path = [start]
+        while graph[path[-1]]:
+            path.append(min(graph[path[-1]], key=lambda s: (-length[s], s)))
+        chains.append(path)
+    return chains
+
+
+def _chain_problems(index: _ZoneIndex, served: Sequence[_Contribution]) -> dict[Origin, list[Issue]]:
+    """CNAME loops and over-long chains: errors on every record that forms them (routing-semantics §3)."""
+    graph = _cname_graph(index)
+    problems: list[tuple[list[str], str]] = []
+    for component in _cycles(graph):
+        problems.append((component, f"CNAME loop through {', '.join(component)}"))
+    if not problems:
+        for path in _long_chains(graph):
+            problems.append(
+                (
+                    path,
+                    f'CNAME chain from "{path[0]}" is {len(path)} hops long (max {MAX_CNAME_HOPS}): '
+                    + " -> ".join(path),
+                )
+            )
+    found: dict[Origin, list[Issue]] = defaultdict(list)
+    for names, message in problems:
+        members = set(names)
+        # One issue per record, at its first endpoint on the loop or chain.
+        first: dict[Origin, Origin] = {}
+        for c in served:
+            if c.endpoint.record_type == "CNAME" and c.endpoint.dns_name in members:
+                seen = first.get(c.record)
+                if seen is None or origin_sort_key(c.origin) < origin_sort_key(seen):
+                    first[c.record] = c.origin
+        for record, origin in first.items():
+            found[record].append(Issue(origin, "error", VALIDATION_REASON, message))
+    return found
+
+
+def _warnings(index: _ZoneIndex, config: ZoneConfig, data: Sequence[Endpoint]) -> list[Issue]:
+    """Zone checks that only warn: dangling CNAMEs, mixed routing sets, nameservers without addresses."""
+    issues: list[Issue] = []
+    zone = config.name
+    for ep in data:
+        if ep.record_type != "CNAME":
+            continue
+        for target in ep.targets:
+            if is_same_or_under(target, zone) and index.resolve(target) is None and not index.delegated(target):
+                for origin in ep.origins:
+                    issues.append(
+                        Issue(
+                            origin,
+                            "warning",
+                            "DanglingCNAME",
+                            f'CNAME target "{target}" of "{ep.dns_name}" does not exist in zone {zone}',
+                        )
+                    )
+    sets: dict[tuple[str, str], list[Endpoint]] = defaultdict(list)
+    for ep in data:
+        sets[ep.dns_name, ep.record_type].append(ep)
+    for (name, rtype), members in sorted(sets.items()):
+        with_geo = any(m.geo is not None for m in members)
+        with_weight = any(m.weight is not None for m in members)
+        for m in members:
+            if with_geo and m.geo is None:
+                message = (
+                    f'{_describe(m.key)} has no geo-code while other members of the {rtype} set at "{name}" '
+                    'have one; it is served as the default ("*")'
+                )
+            elif not with_geo and with_weight and m.weight is None:
+                message = (
+                    f'{_describe(m.key)} has no weight while other members of the {rtype} set at "{name}" '
+                    "have one; it is served with weight 1"
+                )
+            else:
+                continue
+            issues.extend(Issue(o, "warning", "RoutingSet", message) for o in m.origins)
+    issues += _nameserver_warnings(index, config)
+    return issues
+
+
+def _nameserver_warnings(index: _ZoneIndex, config: ZoneConfig) -> list[Issue]:
+    zone = config.name
+    configured = {ns.name: ns.addresses for ns in config.nameservers}
+    # (owner name, nameserver, origins): apex NS endpoints first, else configuration, else ns1.<zone> (§4 apex).
+    entries: list[tuple[str, str, tuple[Origin, ...]]] = []
+    for name, endpoints in index.by_name.items():
+        for ep in endpoints:
+            if ep.record_type == "NS":
+                entries += [(name, target, ep.origins) for target in ep.targets]
+    if not any(owner == zone for owner, _, _ in entries):
+        defaults = list(configured) or [f"ns1.{zone}"]
+        entries += [(zone, ns, ()) for ns in defaults]
+    issues: list[Issue] = []
+    for owner, ns, origins in sorted(entries, key=lambda e: (e[0], e[1])):
+        if not is_same_or_under(ns, zone) or configured.get(ns) or index.types(ns) & {"A", "AAAA"}:
+            continue
+        where = "apex nameserver" if owner == zone else f'nameserver of the delegation "{owner}"'
+        message = (
+            f'{where} "{ns}" is inside zone {zone} but has no address (no configured address, no A/AAAA '
+            "endpoint): stock servers refuse to load such a zone"
+        )
+        issues += [Issue(o, "warning", "Nameserver", message) for o in origins] or [
+            Issue(None, "warning", "Nameserver", message)
+        ]
+    return issues
+
+
+def _build_zone(
+    config: ZoneConfig, candidates: Sequence[_Candidate]
+) -> tuple[ZoneView, list[_Contribution], dict[Origin, list[Issue]], dict[Origin, Issue], list[Issue]]:
+    """Merge one zone, dropping offenders and redoing the merge until the zone checks pass.
+
+    Returns the view, the contributions kept, the records dropped (with why), the endpoints excluded
+    (conflict losers, CNAMEs beside other data) and the issues to report.
+    """
+    contributions = [
+        _Contribution(c.record.owner_id, c.record.origin, ep) for c in candidates for ep in c.record.endpoints
+    ]
+    dropped: dict[Origin, list[Issue]] = {}
+    cname_out: dict[Origin, Issue] = {}
+    # Each round drops at least one contribution, so this terminates; the bound is a safety net.
+    for _ in range(len(contributions) + 1):
+        active = [c for c in contributions if c.record not in dropped and c.origin not in cname_out]
+        merged = _merge_contributions(active)
+        index = _ZoneIndex(config.name, merged.data + merged.txt)
+        conflicts = _cname_conflicts(index, merged.served)
+        if conflicts:
+            cname_out.update(conflicts)
+            continue
+        chains = _chain_problems(index, merged.served)
+        if not chains:
+            break
+        dropped.update(chains)
+    excluded = {**merged.losers, **cname_out}
+    kept = [c for c in active if c.origin not in excluded]
+    issues = [*merged.issues, *excluded.values(), *(i for found in dropped.values() for i in found)]
+    issues += _warnings(index, config, merged.data)
+    view = ZoneView(config=config, endpoints=tuple(sorted(merged.data + merged.txt, key=lambda e: e.key)))
+    return view, kept, dropped, excluded, issues
+
+
+# --- outputs -------------------------------------------------------------------------------------
+
+
+def _authoritative_records(
+    candidates: Sequence[_Candidate], kept: Sequence[_Contribution], dropped: Mapping[Origin, list[Issue]]
+) -> list[AuthoritativeRecord]:
+    """One authoritative DNSRecord per (namespace, rootHost without `*.`) with a contributing record."""
+    groups: dict[tuple[str, str], list[_Candidate]] = defaultdict(list)
+    for candidate in candidates:
+        if candidate.record.origin not in dropped:
+            groups[candidate.group].append(candidate)
+    kept_by_group: dict[tuple[str, str], list[_Contribution]] = defaultdict(list)
+    group_of = {c.record.origin: c.group for c in candidates}
+    for contribution in kept:
+        kept_by_group[group_of[contribution.record]].append(contribution)
+    records: list[AuthoritativeRecord] = []
+    for (namespace, root), members in sorted(groups.items()):
+        zone = members[0].zone
+        digest = root_host_hash(root)
+        merged = _merge_contributions(kept_by_group[namespace, root])
+        labels = {
+            LABEL_AUTHORITATIVE: "true",
+            LABEL_AUTHORITATIVE_HASH: digest,
+            LABEL_ZONE_NAME: zone,
+            LABEL_PROVIDER_NAME: PROVIDER_NAME,
+        }
+        records.append(
+            AuthoritativeRecord(
+                namespace=namespace,
+                name=AUTHORITATIVE_PREFIX + digest,
+                root_host=root,
+                zone=zone,
+                labels=sorted_items(labels),
+                endpoints=tuple(sorted(merged.data + merged.txt, key=lambda e: e.key)),
+            )
+        )
+    return records
+
+
+def _issue_text(issue: Issue) -> str:
+    if issue.origin is not None and issue.origin.index is not None:
+        return f"spec.endpoints[{issue.origin.index}]: {issue.message}"
+    return issue.message
+
+
+def _validation_verdict(origin: Origin, issues: Iterable[Issue]) -> RecordVerdict:
+    errors = "; ".join(_issue_text(i) for i in sorted_issues(issues) if i.severity == "error")
+    return RecordVerdict(origin, False, VALIDATION_REASON, VALIDATION_PREFIX + errors)
+
+
+def _served_verdict(
+    candidate: _Candidate,
+    dropped: Mapping[Origin, list[Issue]],
+    excluded: Mapping[Origin, Issue],
+    auth_names: set[tuple[str, str]],
+) -> RecordVerdict:
+    origin = candidate.record.origin
+    namespace = origin.namespace
+    name = AUTHORITATIVE_PREFIX + root_host_hash(candidate.root)
+    auth = name if (namespace, name) in auth_names else None
+    if origin in dropped:
+        verdict = _validation_verdict(origin, dropped[origin])
+        return RecordVerdict(origin, False, verdict.reason, verdict.message, auth, candidate.zone)
+    lost = sorted_issues(excluded[o] for ep in candidate.record.endpoints for o in ep.origins[:1] if o in excluded)
+    if lost:
+        message = "not served: " + "; ".join(_issue_text(i) for i in lost) + "; the other endpoints are served"
+        return RecordVerdict(origin, False, CONFLICT_REASON, message, auth, candidate.zone)
+    return RecordVerdict(origin, True, READY_REASON, READY_MESSAGE, auth, candidate.zone)
+
+
+def _sorted_verdicts(verdicts: Mapping[Origin, RecordVerdict]) -> tuple[RecordVerdict, ...]:
+    return tuple(verdicts[o] for o in sorted(verdicts, key=origin_sort_key))
