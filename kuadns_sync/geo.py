@@ -52,7 +52,8 @@ class Location:
 UNKNOWN = Location(None, None, 0)
 
 
-def _file_signature(path: Path) -> tuple[int, int, int, int] | None:
+def file_signature(path: Path) -> tuple[int, int, int, int] | None:
+    """(device, inode, size, mtime) of a file, None if it cannot be stat'ed."""
     try:
         st = path.stat()
     except OSError:
@@ -85,7 +86,7 @@ class Locator:
     def __init__(self, path: Path, *, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
         """Open `path`. Raises ConfigError naming the file if it is missing or not a MaxMind database."""
         self.path = path
-        self.signature = _file_signature(path)
+        self.signature = file_signature(path)
         try:
             self._reader = maxminddb.open_database(str(path), maxminddb.MODE_MMAP)
         except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
@@ -100,7 +101,7 @@ class Locator:
 
     def changed(self) -> bool:
         """True when the file on disk is no longer the one this Locator opened."""
-        return _file_signature(self.path) != self.signature
+        return file_signature(self.path) != self.signature
 
     def close(self) -> None:
         """Release the memory map."""

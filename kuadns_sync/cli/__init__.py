@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kuadns_sync.cli import offline as _offline  # noqa: F401  render, diff, validate
+from kuadns_sync.cli import serve as _serve  # noqa: F401
 from kuadns_sync.cli import sync as _sync  # noqa: F401
 from kuadns_sync.cli.app import app
 
