@@ -38,7 +38,15 @@ from kuadns_sync.model import (
     ZoneView,
     sorted_items,
 )
-from kuadns_sync.names import is_same_or_under, is_under, most_specific_zone, name_problem, strip_wildcard
+from kuadns_sync.names import (
+    MAX_LABEL_LENGTH,
+    MAX_NAME_LENGTH,
+    is_same_or_under,
+    is_under,
+    most_specific_zone,
+    name_problem,
+    strip_wildcard,
+)
 from kuadns_sync.ownership import txt_endpoint
 from kuadns_sync.parse import origin_sort_key, parse_dnsrecord, sorted_issues
 
@@ -335,7 +343,7 @@ def _merge_contributions(contributions: Iterable[_Contribution]) -> _Merged:
             continue
         owned.add((ep.key, contribution.owner))
         txt = txt_endpoint(ep, contribution.owner)
-        problem = name_problem(txt.dns_name, underscore=True)
+        problem = _txt_name_problem(txt.dns_name)
         if problem is not None or txt.key in data_keys:
             why = problem or "a data endpoint already has that name"
             merged.issues.append(
@@ -350,6 +358,16 @@ def _merge_contributions(contributions: Iterable[_Contribution]) -> _Merged:
         txt_by_key.setdefault(txt.key, txt)
     merged.txt = [txt_by_key[k] for k in sorted(txt_by_key)]
     return merged
+
+
+def _txt_name_problem(name: str) -> str | None:
+    """Length limits of a registry TXT name; its characters are the (valid) data name's plus the prefix."""
+    first = name.partition(".")[0]
+    if len(first) > MAX_LABEL_LENGTH:
+        return f'label "{first}" is {len(first)} characters long (max {MAX_LABEL_LENGTH})'
+    if len(name) > MAX_NAME_LENGTH:
+        return f"the name is {len(name)} characters long (max {MAX_NAME_LENGTH})"
+    return None
 
 
 def _merge_key(key: EndpointKey, contributions: list[_Contribution], merged: _Merged) -> None:

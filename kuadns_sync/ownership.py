@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from kuadns_sync.hashing import short_hash
 from kuadns_sync.model import OWNER_LABEL, Endpoint, EndpointKey
@@ -27,7 +28,13 @@ def txt_name(owner_id: str, record_type: str, dns_name: str) -> str:
     """Registry TXT owner name: `kuadrant-<short8(owner)>-<type>-<name>`, a leading `*` spelled `wildcard`."""
     if dns_name.startswith("*"):
         dns_name = WILDCARD_REPLACEMENT + dns_name[1:]
-    return f"{TXT_PREFIX}{short_hash(owner_id, 8)}-{record_type.lower()}-{dns_name}"
+    return f"{TXT_PREFIX}{_owner_hash(owner_id)}-{record_type.lower()}-{dns_name}"
+
+
+@lru_cache(maxsize=65536)
+def _owner_hash(owner_id: str) -> str:
+    # A few owners own many endpoints; the hash is pure, so memoise it (merge time is dominated by it).
+    return short_hash(owner_id, 8)
 
 
 def txt_value(owner_id: str, labels: Iterable[tuple[str, str]] = ()) -> str:
@@ -102,7 +109,7 @@ def read_owners(endpoints: Iterable[Endpoint]) -> Mapping[EndpointKey, tuple[str
             continue
         prefix, record_type, owned = parsed_name
         owner = labels[OWNER_LABEL]
-        if short_hash(owner, 8) != prefix:
+        if _owner_hash(owner) != prefix:
             continue
         owners.setdefault(EndpointKey(owned, record_type, ep.set_identifier), set()).add(owner)
     return {key: tuple(sorted(ids)) for key, ids in sorted(owners.items())}
