@@ -1,0 +1,293 @@
+"""HTTP/1.1 transport of the emulator: a threaded server (keep-alive, chunked watch streams), bearer-token auth,
+fault injection (unreachable, slow, fixed status codes), request accounting, and a shutdown that closes every
+open connection so tests can start and stop many servers.
+
+I/O: sockets and threads. Routing lives in `kuadns_sync.dev.api`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import os
+import select
+import socket
+import ssl
+import struct
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+from kuadns_sync.dev import status as errors
+from kuadns_sync.dev.api import Api, Request, Response, Stream, error_response
+
+log = logging.getLogger(__name__)
+
+FaultMode = Literal["unreachable", "slow"] | int | None
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    410: "Expired",
+    422: "Invalid",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request as the emulator saw it (after auth and faults)."""
+
+    method: str
+    path: str
+    query: str
+    code: int
+
+
+def fault_error(code: int, method: str, path: str) -> errors.ApiError:
+    """The Status an injected status-code fault answers with."""
+    if code == 401:
+        return errors.unauthorized()
+    if code == 403:
+        return errors.forbidden(f'forbidden: User "kuadns-dev" cannot {method.lower()} path "{path}" (injected fault)')
+    if code == 500:
+        return errors.internal("injected fault")
+    reason = _REASONS.get(code, "InternalError" if code >= 500 else "BadRequest")
+    return errors.ApiError(code, reason, f"injected fault: {reason}", {})
+
+
+class Transport:
+    """State shared by the handler threads of one server: token, fault, counters, open connections."""
+
+    def __init__(self, api: Api, token: str) -> None:
+        self.api = api
+        self.token = token
+        self.fault: FaultMode = None
+        self.delay = 0.0
+        self.stopping = api.stopping
+        self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
+        self.records: deque[RequestRecord] = deque(maxlen=100_000)
+        self.write_count = 0
+        self.request_count = 0
+
+    def track(self, sock: socket.socket) -> None:
+        """Remember an accepted connection."""
+        with self._lock:
+            self._connections.add(sock)
+
+    def untrack(self, sock: socket.socket) -> None:
+        """Forget a closed connection."""
+        with self._lock:
+            self._connections.discard(sock)
+
+    def drop_connections(self) -> None:
+        """Reset every open connection (watches end, pooled keep-alive connections die)."""
+        with self._lock:
+            conns = list(self._connections)
+        for sock in conns:
+            _reset(sock)
+
+    def record(self, method: str, path: str, query: str, code: int) -> None:
+        """Count a request that reached the API."""
+        with self._lock:
+            self.records.append(RequestRecord(method, path, query, code))
+            self.request_count += 1
+            if method in WRITE_METHODS:
+                self.write_count += 1
+
+    def reset_counters(self) -> None:
+        """Zero the counters and forget recorded requests."""
+        with self._lock:
+            self.records.clear()
+            self.write_count = 0
+            self.request_count = 0
+
+
+def _reset(sock: socket.socket) -> None:
+    # SO_LINGER with a zero timeout makes close() send RST: the client sees "connection reset" at once.
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _peer_closed(sock: socket.socket) -> bool:
+    """True when the client closed its end (readable with nothing to read) or the socket broke."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return False
+        # Peek at the TCP stream under any TLS layer: an orderly close reads as b"".
+        with socket.socket(fileno=os.dup(sock.fileno())) as raw:
+            return raw.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
+class Server(ThreadingHTTPServer):
+    """Threaded HTTP server that tracks connections and refuses them while the cluster is 'unreachable'."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], transport: Transport, tls: ssl.SSLContext | None = None) -> None:
+        self.transport = transport
+        self.tls = tls
+        super().__init__(address, Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is not None:
+            # The TLS handshake runs in the connection's own thread, never in the accept loop.
+            self.transport.untrack(request)
+            try:
+                request.settimeout(Handler.timeout)
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (OSError, ssl.SSLError):
+                log.debug("TLS handshake with %s failed", client_address, exc_info=True)
+                return
+            self.transport.track(request)
+            try:
+                super().finish_request(request, client_address)
+            finally:
+                self.transport.untrack(request)
+                with contextlib.suppress(OSError):
+                    request.close()
+            return
+        super().finish_request(request, client_address)
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        if self.transport.fault == "unreachable":
+            _reset(request)
+            return False
+        return True
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.transport.track(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.transport.untrack(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Client disconnects mid-response are normal (watch consumers stop); anything else is logged.
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One connection; serves requests until the client or the server closes it."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "kuadns-dev-apiserver"
+    sys_version = ""
+    timeout = 300  # idle keep-alive connections are closed after this many seconds
+    server: Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _serve(self) -> None:
+        transport = self.server.transport
+        if transport.fault == "unreachable" or transport.stopping.is_set():
+            self.close_connection = True
+            _reset(self.connection)
+            return
+        body = self._read_body()
+        if transport.fault == "slow" and transport.delay > 0 and transport.stopping.wait(transport.delay):
+            self.close_connection = True  # the server is stopping
+            return
+        path, _, query = self.path.partition("?")
+        if isinstance(transport.fault, int):
+            self._send(error_response(fault_error(transport.fault, self.command, path)))
+            return
+        auth = self.headers.get("Authorization", "")
+        if not (auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].strip(), transport.token)):
+            self._send(error_response(errors.unauthorized()))
+            transport.record(self.command, path, query, 401)
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        request = Request(self.command, path, Request.parse_query(query), headers, body)
+        try:
+            result = transport.api.handle(request)
+        except Exception as exc:  # the one place that must stay up: a bug answers 500, the server lives on
+            log.exception("internal error serving %s %s", self.command, self.path)
+            result = error_response(errors.internal(f"{type(exc).__name__}: {exc}"))
+        transport.record(self.command, path, query, result.code)
+        if isinstance(result, Stream):
+            self._stream(result)
+        else:
+            self._send(result)
+
+    def _common_headers(self, content_type: str) -> None:
+        self.send_header("Content-Type", content_type)
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.send_header("Date", self.date_time_string(time.time()))
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # BaseHTTPRequestHandler adds Server/Date itself; keep only the status line and our own headers.
+        self.log_request(code)
+        self.send_response_only(code, message)
+
+    def _send(self, response: Response) -> None:
+        self.send_response(response.code)
+        self._common_headers(response.content_type)
+        for warning in response.warnings:
+            self.send_header("Warning", '299 - "' + warning.replace('"', '\\"') + '"')
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def _stream(self, stream: Stream) -> None:
+        self.send_response(stream.code)
+        self._common_headers(stream.content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+        try:
+            for chunk in stream.chunks:
+                if not chunk:
+                    if _peer_closed(self.connection):
+                        break
+                    continue
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
