@@ -129,6 +129,10 @@ class Peer:
         """Write this server's configuration files into `self.dir`."""
         raise NotImplementedError
 
+    def environment(self) -> dict[str, str] | None:
+        """The child's environment (None: inherit ours)."""
+        return None
+
     # -- common machinery -----------------------------------------------------------------------
     @property
     def dir(self) -> Path:
@@ -177,7 +181,12 @@ class Peer:
         started = time.monotonic()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.dir,
+                env=self.environment(),
             )
         deadline = started + timeout
         while True:
@@ -287,6 +296,9 @@ class Bind(Peer):
             "    recursion no;",
             "    dnssec-validation no;",
             "    notify no;",
+            # BIND zeroes the SOA TTL in negative answers to SOA queries by default (its own choice);
+            # RFC 2308 §5 says min(SOA TTL, MINIMUM), which is what we and Knot/NSD answer.
+            "    zero-no-soa-ttl no;",
         ]
         if self.geoip_db is not None:
             geo_dir = directory / "geoip"
@@ -502,6 +514,16 @@ class KuadnsServer(Peer):
 
     def write_config(self) -> None:
         """Nothing to write: everything is on the command line."""
+
+    def environment(self) -> dict[str, str]:
+        """Ours, with the directory holding the kuadns_sync package first on PYTHONPATH (the child
+        runs in its own directory, and the package need not be installed)."""
+        import kuadns_sync
+
+        root = str(Path(kuadns_sync.__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        return env
 
     def command(self) -> list[str]:
         cmd = [
