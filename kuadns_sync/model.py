@@ -57,7 +57,7 @@ RawObject = dict[str, Any]
 """A Kubernetes object as JSON (untrusted): DNSRecord, Secret, Namespace."""
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Origin:
     """Where a piece of data came from: `cluster/namespace/name spec.endpoints[i]`."""
 
@@ -74,12 +74,19 @@ class Origin:
         """The origin of endpoint `index` of this record."""
         return Origin(self.cluster, self.namespace, self.name, index)
 
+    def sort_key(self) -> tuple[str, str, str, int]:
+        """Total order: cluster, namespace, name, then the record before its endpoints."""
+        return (self.cluster, self.namespace, self.name, -1 if self.index is None else self.index)
+
+    def __lt__(self, other: Origin) -> bool:
+        return self.sort_key() < other.sort_key()
+
     def __str__(self) -> str:
         base = f"{self.cluster}/{self.namespace}/{self.name}"
         return base if self.index is None else f"{base} spec.endpoints[{self.index}]"
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Issue:
     """A reported, non-fatal data problem. Errors drop the offending record; warnings keep it.
 
@@ -92,9 +99,18 @@ class Issue:
     reason: str
     message: str
 
+    def sort_key(self) -> tuple[tuple[str, str, str, int], str, str, str]:
+        """Total order: origin (issues without one first), severity, reason, message."""
+        origin = self.origin.sort_key() if self.origin is not None else ("", "", "", -2)
+        return (origin, self.severity, self.reason, self.message)
+
+    def __lt__(self, other: Issue) -> bool:
+        return self.sort_key() < other.sort_key()
+
     def __str__(self) -> str:
-        where = str(self.origin) if self.origin is not None else "-"
-        return f"{self.severity}: {where}: {self.message}"
+        if self.origin is None:
+            return f"{self.severity}: {self.message}"
+        return f"{self.severity}: {self.origin}: {self.message}"
 
 
 class EndpointKey(NamedTuple):

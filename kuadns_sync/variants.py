@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kuadns_sync.bundle import RoutingMember
 from kuadns_sync.geocodes import continent_of
 from kuadns_sync.model import WILDCARD_GEO, Endpoint, GeoFallback, Issue, Settings, ZoneView
+from kuadns_sync.ownership import OWNED_RECORD_LABEL
 
 DEFAULT_VARIANT = "default"
 MAX_TXT_STRING = 255
@@ -141,14 +142,10 @@ def _is_routing(members: Sequence[Endpoint]) -> bool:
 
 def _member(ep: Endpoint, weight: int, settings: Settings, index: int) -> RoutingMember:
     rdata = tuple(sorted(dict.fromkeys(rdata_text(ep.record_type, t) for t in ep.targets)))
-    return RoutingMember(
-        set=ep.set_identifier or f"#{index}", weight=weight, ttl=_ttl(ep, settings), rdata=rdata
-    )
+    return RoutingMember(set=ep.set_identifier or f"#{index}", weight=weight, ttl=_ttl(ep, settings), rdata=rdata)
 
 
-def geo_keep(
-    members: Sequence[Endpoint], variant: Variant, fallback: GeoFallback
-) -> tuple[list[Endpoint], bool]:
+def geo_keep(members: Sequence[Endpoint], variant: Variant, fallback: GeoFallback) -> tuple[list[Endpoint], bool]:
     """Members a client of `variant` may get: most specific geo match, else `*`, else the fallback.
 
     Returns (kept, equal) where `equal` means the fallback `any` applied (weights ignored, equal chance).
@@ -195,18 +192,14 @@ def _plain_rrset(name: str, rtype: str, members: Sequence[Endpoint], settings: S
     return RRset(name, rtype, min(_ttl(ep, settings) for ep in members), tuple(rdata))
 
 
-def _apex(
-    view: ZoneView, settings: Settings, present: set[tuple[str, str]]
-) -> tuple[Soa, list[RRset], list[Issue]]:
+def _apex(view: ZoneView, settings: Settings, present: set[tuple[str, str]]) -> tuple[Soa, list[RRset], list[Issue]]:
     zone = view.config.name
     issues: list[Issue] = []
     configured = view.config.nameservers
     extra: list[RRset] = []
     if (zone, "NS") not in present:
         names = [ns.name for ns in configured] or [f"ns1.{zone}"]
-        extra.append(
-            RRset(zone, "NS", settings.soa_ttl, tuple(sorted(dict.fromkeys(absolute(n) for n in names))))
-        )
+        extra.append(RRset(zone, "NS", settings.soa_ttl, tuple(sorted(dict.fromkeys(absolute(n) for n in names)))))
     for ns in configured:
         in_zone = ns.name == zone or ns.name.endswith("." + zone)
         if not in_zone:
@@ -247,7 +240,26 @@ def _apex(
 def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
     """Resolve a merged zone into its variants (docs/bundle-format.md)."""
     groups: dict[tuple[str, str], list[Endpoint]] = defaultdict(list)
+    zone_suffix = "." + view.config.name
+    outside: list[Issue] = []
     for ep in view.endpoints:
+        if ep.dns_name != view.config.name and not ep.dns_name.endswith(zone_suffix):
+            # Upstream's registry names the TXT of an apex record `kuadrant-<id>-<type>-<zone>`, which is a
+            # sibling of the zone, not inside it: it stays in the authoritative record but cannot be served here.
+            outside.append(
+                Issue(
+                    None,
+                    "warning",
+                    "OutOfZone",
+                    f"{ep.record_type} {ep.dns_name} is outside zone "
+                    f"{view.config.name}; kept in the authoritative record, not served",
+                )
+            )
+            continue
+        if ep.record_type == "TXT" and ep.label(OWNED_RECORD_LABEL) is not None:
+            # Ownership TXT records copy their data endpoint's geo/weight (upstream registry); they are
+            # metadata, served whole, never routed.
+            ep = replace(ep, geo=None, weight=None)
         groups[(ep.dns_name, ep.record_type)].append(ep)
     for members in groups.values():
         members.sort(key=lambda e: e.set_identifier)
@@ -272,8 +284,7 @@ def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
             if not kept:
                 continue  # fallback `nodata`: the name/type is absent in this variant
             routed = tuple(
-                _member(ep, 1 if equal or ep.weight is None else ep.weight, settings, i)
-                for i, ep in enumerate(kept)
+                _member(ep, 1 if equal or ep.weight is None else ep.weight, settings, i) for i, ep in enumerate(kept)
             )
             if len(routed) == 1:
                 only = routed[0]
@@ -282,9 +293,7 @@ def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
             routed = tuple(sorted(routed, key=lambda m: m.set))
             rep = min(routed, key=lambda m: (-m.weight, m.set))
             rrsets.append(
-                RRset(
-                    name, rtype, rep.ttl, rep.rdata, alternatives=(tuple(m for m in routed if m is not rep),)
-                )
+                RRset(name, rtype, rep.ttl, rep.rdata, alternatives=(tuple(m for m in routed if m is not rep),))
             )
             weighted.setdefault(name, {})[rtype] = routed
         records[variant.name] = tuple(sorted(rrsets, key=_rrset_sort_key))
@@ -295,5 +304,5 @@ def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
         variants=variants,
         records=records,
         routing=routing,
-        issues=tuple(issues),
+        issues=tuple(issues + outside),
     )
