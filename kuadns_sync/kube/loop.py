@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,6 +43,7 @@ from kuadns_sync.kube.watch import OwnWrites, Watcher
 from kuadns_sync.kube.writer import WriteAction, WriteReport, apply_status, apply_writes, plan_writes
 from kuadns_sync.model import (
     LABEL_ZONE_NAME,
+    OWNER_LABEL,
     ClusterSnapshot,
     Issue,
     MergeResult,
@@ -51,6 +52,7 @@ from kuadns_sync.model import (
     Role,
     Settings,
 )
+from kuadns_sync.ownership import parse_txt_value
 from kuadns_sync.pipeline import authoritative_files, build_bundle, load_previous, merge_snapshots
 from kuadns_sync.plan import MAX_SAFE_CHANGE_FRACTION, Plan, diff_files, unsafe_reasons
 
@@ -141,10 +143,29 @@ def _auth_file(obj: RawObject) -> tuple[str, bytes]:
     return f"authoritative/{objects.namespace(obj)}/{objects.name(obj)}.yaml", text.encode("utf-8")
 
 
+def _is_registry(endpoint: Mapping[str, Any] | None) -> bool:
+    # Ownership TXT records (kuadrant-coredns.md §2.5) follow their data records; counting them would
+    # double every change and make a one-gateway removal look like a mass deletion.
+    if endpoint is None or endpoint.get("recordType") != "TXT":
+        return False
+    return any(isinstance(t, str) and parse_txt_value(t) is not None for t in endpoint.get("targets") or [])
+
+
+def _served_part(endpoint: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    if endpoint is None:
+        return None
+    labels = {k: v for k, v in (endpoint.get("labels") or {}).items() if k != OWNER_LABEL}
+    return {**endpoint, "labels": labels}
+
+
 def safety_plan(
     actions: Sequence[WriteAction], current: Sequence[RawObject], result: MergeResult
 ) -> Plan | None:
-    """The endpoint-level plan of the zones that updates or deletes touch (creates are always safe)."""
+    """The plan the safety threshold judges: data endpoints of the zones that updates or deletes touch.
+
+    Creates are always safe; registry TXT endpoints and owner-label-only updates change nothing
+    that is served, so they are left out of both the changes and the existing count.
+    """
     zones: set[str] = set()
     for action in actions:
         if action.op == "create":
@@ -155,13 +176,23 @@ def safety_plan(
             zones.add(objects.labels(action.current).get(LABEL_ZONE_NAME, ""))
     if not zones:
         return None
-    current_files = dict(
-        _auth_file(obj)
-        for obj in current
+    in_zones = [
+        obj for obj in current
         if objects.is_authoritative(obj) and objects.labels(obj).get(LABEL_ZONE_NAME, "") in zones
-    )
+    ]
     touched = replace(result, authoritative=tuple(r for r in result.authoritative if (r.zone or "") in zones))
-    return diff_files(current_files, authoritative_files(touched))
+    full = diff_files(dict(_auth_file(obj) for obj in in_zones), authoritative_files(touched))
+    changes = tuple(
+        c for c in full.changes
+        if not (_is_registry(c.old) or _is_registry(c.new))
+        and not (c.op == "update" and _served_part(c.old) == _served_part(c.new))
+    )
+    existing: dict[str, int] = {}
+    for obj in in_zones:
+        zone = objects.labels(obj).get(LABEL_ZONE_NAME, "")
+        eps = objects.spec(obj).get("endpoints") or []
+        existing[zone] = existing.get(zone, 0) + sum(1 for e in eps if isinstance(e, dict) and not _is_registry(e))
+    return Plan(changes=changes, files=(), existing=existing)
 
 
 def live_plan(report: SyncReport, settings: Settings, out: Path | None, now: float) -> Plan:

@@ -142,7 +142,7 @@ def test_deleting_remote_record_with_our_sub_status_is_marked_removed() -> None:
 
 
 def test_transition_time_kept_when_status_unchanged_and_moved_when_it_flips() -> None:
-    old = [{"type": "Ready", "status": "True", "reason": "ProviderSuccess", "message": "m",
+    old: list[dict[str, Any]] = [{"type": "Ready", "status": "True", "reason": "ProviderSuccess", "message": "m",
             "observedGeneration": 1, "lastTransitionTime": "2020-01-01T00:00:00Z"},
            {"type": "Healthy", "status": "True", "reason": "AllChecksPassed"}]
     same = merge_conditions(old, [Condition("Ready", True, "ProviderSuccess", "m2")], 1, "NOW")

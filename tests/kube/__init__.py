@@ -1,0 +1,1 @@
+"""Tests of the Kubernetes sync loop (kuadns_sync.kube) against emulated clusters."""
