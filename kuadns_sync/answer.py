@@ -47,8 +47,19 @@ TRANSFER_CHUNK = 16384  # bytes of records per AXFR message (RFC 5936 allows up 
 _WILDCARD = b"\x01*"
 
 
+CACHE_SIZE = 20000  # replies remembered (see Responder.handle); cleared when full or on a swap
+_NOT_CACHED = 0
+_BY_QUERY = 1  # the reply depends only on the query bytes after the ID
+_BY_QUERY_AND_SOURCE = 2  # ... and on the packet's source address (location-dependent, no ECS)
+
+
 class Responder:
-    """Answers queries from the current tables; the server swaps `tables` and `locate` atomically."""
+    """Answers queries from the current tables; the server swaps `tables` and `locate` atomically.
+
+    Replies that involve no draw are remembered, keyed by the query bytes after the ID (plus the
+    source address when the answer depends on the client's location and no ECS says where it is),
+    so a repeated question costs one dictionary lookup. Swapping tables or locator forgets them.
+    """
 
     def __init__(
         self,
@@ -56,24 +67,64 @@ class Responder:
         locate: Locate | None = None,
         rng: random.Random | None = None,
         allow_transfer: Sequence[Network] = (),
+        cache_size: int = CACHE_SIZE,
     ) -> None:
-        self.tables = tables
-        self.locate = locate
+        self._cache: dict[bytes | tuple[bytes, str], tuple[bytes, int, tuple[str, str] | None]] = {}
+        self._cache_size = cache_size
+        self._tables = tables
+        self._locate = locate
         self.rng = rng if rng is not None else random.Random()
         self.allow_transfer = tuple(allow_transfer)
         self.rcodes = [0] * 24  # replies by RCODE (BADVERS = 16 included)
         self.variants: dict[tuple[str, str], int] = {}  # location-dependent answers by (zone, variant)
         self.dropped = 0
 
+    @property
+    def tables(self) -> Tables | None:
+        """The answer tables in use (None before the first bundle)."""
+        return self._tables
+
+    @tables.setter
+    def tables(self, tables: Tables | None) -> None:
+        self._cache = {}  # a new dict rather than clear(): a reply in flight keeps a consistent view
+        self._tables = tables
+
+    @property
+    def locate(self) -> Locate | None:
+        """The client locator in use (None: every client gets the default variant)."""
+        return self._locate
+
+    @locate.setter
+    def locate(self, locate: Locate | None) -> None:
+        self._cache = {}
+        self._locate = locate
+
     # -- entry points
 
     def handle(self, data: bytes, source: str, tcp: bool = False) -> bytes | None:
         """Reply to one query from `source` (the packet's address); None means drop it."""
+        cache = self._cache
+        if not tcp:
+            key = data[2:]
+            hit = cache.get(key)
+            if hit is None:
+                hit = cache.get((key, source))
+            if hit is not None:
+                self.rcodes[hit[1]] += 1
+                variant = hit[2]
+                if variant is not None:
+                    self.variants[variant] = self.variants.get(variant, 0) + 1
+                return data[:2] + hit[0]
         query = parse_query(data)
         if query is None:
             self.dropped += 1
             return None
-        return self.reply(query, source, tcp)
+        reply, mode, variant = self._reply(query, source, tcp)
+        if mode and not tcp:
+            if len(cache) >= self._cache_size:
+                cache.clear()
+            cache[data[2:] if mode == _BY_QUERY else (data[2:], source)] = (reply[2:], reply[3] & 0xF, variant)
+        return reply
 
     def handle_stream(self, data: bytes, source: str) -> list[bytes]:
         """Replies to one query received over TCP: one message, or several for a zone transfer."""
@@ -83,23 +134,28 @@ class Responder:
             return []
         if query.error is None and query.opcode == 0 and query.qtype in (TYPE_AXFR, TYPE_IXFR):
             return self.transfer(query, source)
-        reply = self.reply(query, source, True)
-        return [reply] if reply is not None else []
+        return [self._reply(query, source, True)[0]]
 
     # -- one reply
 
-    def reply(self, query: Query, source: str, tcp: bool) -> bytes | None:
+    def reply(self, query: Query, source: str, tcp: bool) -> bytes:
         """The reply to a parsed query (see `handle`)."""
+        return self._reply(query, source, tcp)[0]
+
+    def _reply(self, query: Query, source: str, tcp: bool) -> tuple[bytes, int, tuple[str, str] | None]:
         if query.error is not None:
-            return self._error(query, query.error)
+            # (BADVERS is an extended RCODE the cache's 4-bit bookkeeping cannot count: not cached)
+            return self._error(query, query.error), _BY_QUERY if query.error < 16 else _NOT_CACHED, None
         if query.opcode != 0:
-            return self._error(query, NOTIMP)  # NOTIFY, UPDATE, ...: not for us
-        tables = self.tables
-        if tables is None or query.qclass != CLASS_IN:
-            return self._error(query, REFUSED if tables is not None else SERVFAIL)
+            return self._error(query, NOTIMP), _BY_QUERY, None  # NOTIFY, UPDATE, ...: not for us
+        tables = self._tables
+        if tables is None:
+            return self._error(query, SERVFAIL), _NOT_CACHED, None
+        if query.qclass != CLASS_IN:
+            return self._error(query, REFUSED), _BY_QUERY, None
         qtype = query.qtype
         if qtype in (TYPE_AXFR, TYPE_IXFR):
-            return self._transfer_over_udp(query, source)
+            return self._transfer_over_udp(query, source), _NOT_CACHED, None
         info = tables.names.get(query.key)
         entry: Entry | None
         zone: ZoneTable | None
@@ -110,34 +166,38 @@ class Responder:
         else:
             entry, zone = _lookup_missing(tables, query.key, qtype)
             if entry is None or zone is None:
-                return self._error(query, REFUSED)  # not in any zone we serve
-        scope = None
+                return self._error(query, REFUSED), _BY_QUERY, None  # not in any zone we serve
         ecs = query.ecs
         if type(entry) is Geo:
-            index, scope = self._variant(zone, query, source)
-            reply = entry.replies[index]
+            index, scope, mode = self._variant(zone, query, source)
+            chosen = zone.variant_keys[index]
+            self.variants[chosen] = self.variants.get(chosen, 0) + 1
+            variant: tuple[str, str] | None = chosen
+            reply: Reply = entry.replies[index]
         else:
             reply = entry  # type: ignore[assignment]
-            if ecs is not None:
-                scope = 0  # RFC 7871 §7.2.1: the answer is valid for every client
-        return self._assemble(query, reply, scope, tcp)
+            variant = None
+            mode = _BY_QUERY
+            scope = None if ecs is None else 0  # RFC 7871 §7.2.1: valid for every client
+        if type(reply) is not Flat:
+            mode = _NOT_CACHED  # a weighted draw: every reply is drawn afresh
+        return self._assemble(query, reply, scope, tcp), mode, variant
 
-    def _variant(self, zone: ZoneTable, query: Query, source: str) -> tuple[int, int | None]:
-        """The variant index for this client, and the ECS scope to report (None without ECS)."""
-        locate = self.locate
+    def _variant(self, zone: ZoneTable, query: Query, source: str) -> tuple[int, int | None, int]:
+        """Variant index for this client, the ECS scope to report (None without ECS), and the cache mode."""
+        locate = self._locate
         ecs = query.ecs
-        scope = None if ecs is None else 0
-        if locate is None or (ecs is not None and ecs.source == 0):
+        if ecs is None:
+            if locate is None:
+                return 0, None, _BY_QUERY
+            location = locate(source)
+            return zone.variant_index(location.country, location.continent), None, _BY_QUERY_AND_SOURCE
+        if locate is None or ecs.source == 0:
             # RFC 7871 §7.1.2: SOURCE PREFIX-LENGTH 0 asks us not to use the client's address.
-            index = 0
-        else:
-            location = locate(ecs.address if ecs is not None else source)
-            index = zone.variant_index(location.country, location.continent)
-            if ecs is not None:
-                scope = min(location.prefix_len, ecs.source)
-        key = zone.variant_keys[index]
-        self.variants[key] = self.variants.get(key, 0) + 1
-        return index, scope
+            return 0, 0, _BY_QUERY
+        location = locate(ecs.address)
+        index = zone.variant_index(location.country, location.continent)
+        return index, min(location.prefix_len, ecs.source), _BY_QUERY
 
     def _assemble(self, query: Query, reply: Reply, scope: int | None, tcp: bool) -> bytes:
         if type(reply) is Flat:

@@ -61,40 +61,28 @@ _ECS_HEAD = struct.Struct("!HBB")
 class Query:
     """One parsed query. `key` is the lower-cased wire qname (dictionary key); `question` the raw
     question bytes (name in the client's case, type, class) echoed in the reply (0x20, draft-vixie-dnsext-dns0x20).
+
+    Rarely set fields are class attributes (defaults), so the hot path assigns only what a plain query has.
     """
 
-    __slots__ = (
-        "id",
-        "flags",
-        "opcode",
-        "qname",
-        "key",
-        "qtype",
-        "qclass",
-        "question",
-        "edns",
-        "udp_size",
-        "version",
-        "do",
-        "ecs",
-        "error",
-    )
+    edns = False
+    udp_size = MIN_UDP_SIZE
+    version = 0
+    do = False
+    ecs: Ecs | None = None
+    error: int | None = None
 
-    def __init__(self, qid: bytes, flags: int) -> None:
+    def __init__(
+        self, qid: bytes, flags: int, qname: bytes = b"", qtype: int = 0, qclass: int = 0, question: bytes = b""
+    ) -> None:
         self.id = qid
         self.flags = flags
         self.opcode = (flags >> 11) & 0xF
-        self.qname = b""
-        self.key = b""
-        self.qtype = 0
-        self.qclass = 0
-        self.question = b""  # empty when no question could be read
-        self.edns = False
-        self.udp_size = MIN_UDP_SIZE
-        self.version = 0
-        self.do = False
-        self.ecs: Ecs | None = None
-        self.error: int | None = None
+        self.qname = qname
+        self.key = qname.lower()  # label lengths are <= 63 < ord("A"): lower() only touches letters
+        self.qtype = qtype
+        self.qclass = qclass
+        self.question = question  # empty when no question could be read
 
 
 class Ecs:
@@ -170,13 +158,65 @@ def _parse_ecs(option: bytes) -> Ecs:
     return Ecs(family, source, raw + bytes(full - len(raw)), raw)
 
 
+_PLAIN_COUNTS = b"\x00\x01\x00\x00\x00\x00\x00\x00"  # one question, nothing else
+_OPT_COUNTS = b"\x00\x01\x00\x00\x00\x00\x00\x01"  # one question and (usually) an OPT RR
+
+
 def parse_query(data: bytes) -> Query | None:
     """Parse a query. None: unreadable header or a response (dropped); `error` set: answer that RCODE."""
-    if len(data) < 12:
+    if len(data) < 12 or data[2] & 0x80:
+        return None  # too short for a header, or a response: never answer one (reflection loops)
+    counts = data[4:12]
+    if counts in (_PLAIN_COUNTS, _OPT_COUNTS):
+        query = _parse_common(data, counts == _OPT_COUNTS)
+        if query is not None:
+            return query
+    return _parse_general(data)
+
+
+def _parse_common(data: bytes, with_opt: bool) -> Query | None:
+    """Fast path for the two usual shapes; None sends anything unusual to the general parser."""
+    try:
+        pos = 12
+        length = data[12]
+        while length:
+            if length > 63:
+                return None
+            pos += length + 1
+            length = data[pos]
+        end = pos + 1
+        if end > 12 + MAX_NAME_WIRE:
+            return None
+        qend = end + 4
+        size = len(data)
+        if qend > size:
+            return None
+        query = Query(
+            data[:2],
+            (data[2] << 8) | data[3],
+            data[12:end],
+            (data[end] << 8) | data[end + 1],
+            (data[end + 2] << 8) | data[end + 3],
+            data[12:qend],
+        )
+        if not with_opt:
+            return query if qend == size else None
+        # Root owner and type OPT, then class (UDP size), TTL (ext-rcode, version, flags), rdlength.
+        if qend + 11 > size or data[qend] != 0 or data[qend + 1] != 0 or data[qend + 2] != TYPE_OPT:
+            return None
+        _, klass, ttl, rdlength = _RR_FIXED.unpack_from(data, qend + 1)
+        if qend + 11 + rdlength != size:
+            return None
+        _parse_opt(query, data, qend + 11, size, klass, ttl)
+        if query.version > 0:
+            query.error = BADVERS  # RFC 6891 §6.1.3
+        return query
+    except (IndexError, ValueError, struct.error):
         return None
+
+
+def _parse_general(data: bytes) -> Query:
     flags = (data[2] << 8) | data[3]
-    if flags & QR:
-        return None  # never answer a response (reflection loops)
     query = Query(data[:2], flags)
     qdcount, ancount, nscount, arcount = struct.unpack_from("!HHHH", data, 4)
     if qdcount != 1:
@@ -186,10 +226,8 @@ def parse_query(data: bytes) -> Query | None:
         end = _name_end(data, 12, allow_pointers=False)
         if end + 4 > len(data):
             raise ValueError("truncated question")
-        query.qname = data[12:end]
-        query.key = query.qname.lower()  # label lengths are <= 63 < ord("A"): lower() only touches letters
-        query.qtype, query.qclass = struct.unpack_from("!HH", data, end)
-        query.question = data[12 : end + 4]
+        qtype, qclass = struct.unpack_from("!HH", data, end)
+        query = Query(data[:2], flags, data[12:end], qtype, qclass, data[12 : end + 4])
         pos = end + 4
         seen_opt = False
         for index in range(ancount + nscount + arcount):
