@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 
 import yaml
 
-from kuadns_sync.dev import openapi, protobuf, resources, tables
+from kuadns_sync.dev import manifests, openapi, protobuf, resources, tables
 from kuadns_sync.dev import status as errors
 from kuadns_sync.dev.registry import Registry, WriteOptions
 from kuadns_sync.dev.resources import ResourceType
@@ -272,7 +272,7 @@ class Api:
             raise errors.unsupported_media_type(ctype, [JSON_TYPE, "application/yaml", protobuf.CONTENT_TYPE])
         try:
             if ctype in ("application/yaml", "application/x-yaml"):
-                return yaml.safe_load(req.body)
+                return manifests.load(req.body)
             return json.loads(req.body or b"null")
         except (ValueError, yaml.YAMLError) as exc:
             raise errors.bad_request(f"error decoding request body: {exc}") from exc

@@ -7,7 +7,6 @@ I/O: binds a TCP socket and writes the kubeconfig file.
 from __future__ import annotations
 
 import base64
-import copy
 import random
 import secrets
 import ssl
@@ -27,7 +26,7 @@ from kuadns_sync.dev.api import Api
 from kuadns_sync.dev.http import FaultMode, RequestRecord, Server, Transport
 from kuadns_sync.dev.registry import Registry, WriteOptions, bootstrap
 from kuadns_sync.dev.resources import BUILTIN_TYPES, ResourceType
-from kuadns_sync.dev.store import Store
+from kuadns_sync.dev.store import Store, clone
 from kuadns_sync.errors import ConfigError
 
 Json = dict[str, Any]
@@ -122,7 +121,7 @@ class ApiServer:
             ) from exc
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.02},
             name=f"kuadns-dev-apiserver-{cluster_name}",
             daemon=True,
         )
@@ -215,13 +214,13 @@ class ApiServer:
         """Copies of the stored objects of a type (all namespaces when `namespace` is None), sorted."""
         rt = self.resource_type(resource)
         entries, _ = self.store.entries(rt.key, namespace if rt.namespaced else None)
-        return [copy.deepcopy(e.obj) for e in entries]
+        return [clone(e.obj) for e in entries]
 
     def get_object(self, resource: str, name: str, namespace: str = "default") -> Json | None:
         """A copy of one stored object, or None."""
         rt = self.resource_type(resource)
         entry = self.store.get(rt.key, namespace if rt.namespaced else "", name)
-        return copy.deepcopy(entry.obj) if entry else None
+        return clone(entry.obj) if entry else None
 
     def create_object(self, obj: Json) -> Json:
         """Create one object (kind/apiVersion pick the type; missing namespaces are created; status kept for
@@ -233,7 +232,7 @@ class ApiServer:
         created = []
         for obj in objects:
             rt = self._type_of(obj)
-            created.append(copy.deepcopy(self.registry.seed(rt, copy.deepcopy(obj))))
+            created.append(clone(self.registry.seed(rt, clone(obj))))
         return created
 
     def delete_object(self, resource: str, name: str, namespace: str = "default") -> None:
@@ -257,7 +256,8 @@ class ApiServer:
             subresource,
             WriteOptions(),
         )
-        return copy.deepcopy(outcome.obj)
+        patched: Json = clone(outcome.obj)
+        return patched
 
     def _type_of(self, obj: Json) -> ResourceType:
         kind, api_version = obj.get("kind"), obj.get("apiVersion")

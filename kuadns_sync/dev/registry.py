@@ -7,7 +7,6 @@ No sockets: the HTTP layer calls these with parsed requests and turns `ApiError`
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import random
@@ -18,12 +17,12 @@ from typing import Any
 
 import yaml
 
+from kuadns_sync.dev import manifests, validation
 from kuadns_sync.dev import patch as patches
 from kuadns_sync.dev import status as errors
-from kuadns_sync.dev import validation
-from kuadns_sync.dev.resources import CRDS, NAMESPACES, ResourceType
+from kuadns_sync.dev.resources import CRDS, NAMESPACES, ResourceType, crd_status
 from kuadns_sync.dev.selectors import FieldSelector, LabelSelector, field_value
-from kuadns_sync.dev.store import Entry, Expired, Store, decode_continue, encode_continue
+from kuadns_sync.dev.store import Entry, Expired, Store, clone, decode_continue, encode_continue
 
 Json = dict[str, Any]
 
@@ -197,7 +196,7 @@ class Registry:
 
     def _decode(self, rt: ResourceType, body: Json, namespace: str, opts: WriteOptions) -> tuple[Json, list[str]]:
         """Prune unknown fields according to fieldValidation; fix the namespace from the URL."""
-        obj, unknown = validation.prune_unknown(copy.deepcopy(body), rt)
+        obj, unknown = validation.prune_unknown(clone(body), rt)
         meta = obj.setdefault("metadata", {})
         if rt.namespaced:
             if meta.get("namespace") not in (None, "", namespace):
@@ -342,7 +341,7 @@ class Registry:
         if content_type not in accepted:
             raise errors.unsupported_media_type(content_type, accepted)
         try:
-            document = yaml.safe_load(raw) if content_type == APPLY_PATCH else json.loads(raw or b"null")
+            document = manifests.load(raw) if content_type == APPLY_PATCH else json.loads(raw or b"null")
         except (ValueError, yaml.YAMLError) as exc:
             raise errors.bad_request(f"error decoding patch: {exc}") from exc
         if content_type == APPLY_PATCH:
@@ -410,7 +409,7 @@ class Registry:
             if not rt.status_subresource:
                 raise errors.path_not_found()
             # The status subresource changes status only (apiextensions statusStrategy.PrepareForUpdate).
-            new = copy.deepcopy(current)
+            new = clone(current)
             if "status" in obj:
                 new["status"] = obj["status"]
             else:
@@ -454,7 +453,7 @@ class Registry:
                         ],
                     )
             if rt.custom and _spec_changed(current, new, rt):
-                meta["generation"] = int(old_meta.get("generation", 1)) + 1
+                new["metadata"]["generation"] = int(old_meta.get("generation", 1)) + 1
         self._validate(rt, new, current)
         new["metadata"]["resourceVersion"] = old_meta.get("resourceVersion")
         new = _order(new)
@@ -505,7 +504,7 @@ class Registry:
             if meta.get("finalizers") or (rt.plural == "namespaces" and self._namespace_has_content(name)):
                 if meta.get("deletionTimestamp"):
                     return Outcome(current)
-                marked = copy.deepcopy(current)
+                marked = clone(current)
                 mmeta = marked["metadata"]
                 mmeta["deletionTimestamp"] = rfc3339(self.clock())
                 mmeta["deletionGracePeriodSeconds"] = 0
@@ -608,7 +607,7 @@ def _deep_merge(live: Any, applied: Any) -> Any:
         for key, value in applied.items():
             result[key] = _deep_merge(live.get(key), value)
         return result
-    return copy.deepcopy(applied)
+    return clone(applied)
 
 
 _TOP_ORDER = ("apiVersion", "kind", "metadata")
@@ -642,9 +641,7 @@ def _order(obj: Json) -> Json:
 
 def crd_object(crd: Json, uid: str, timestamp: str) -> Json:
     """The stored form of a packaged CRD manifest."""
-    from kuadns_sync.dev.resources import crd_status
-
-    obj = copy.deepcopy(crd)
+    obj: Json = clone(crd)
     meta = obj.setdefault("metadata", {})
     meta.update({"uid": uid, "creationTimestamp": timestamp, "generation": 1})
     obj["status"] = crd_status(crd, timestamp)

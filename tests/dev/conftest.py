@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes import client, config
@@ -37,18 +36,3 @@ def custom(api_client: client.ApiClient) -> client.CustomObjectsApi:
 def core(api_client: client.ApiClient) -> client.CoreV1Api:
     """CoreV1Api."""
     return client.CoreV1Api(api_client)
-
-
-def dnsrecord(name: str, namespace: str = "default", labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
-    """A valid DNSRecord manifest; keyword arguments override spec fields."""
-    body: dict[str, Any] = {
-        "rootHost": "api.k.example.com",
-        "endpoints": [{"dnsName": "api.k.example.com", "recordType": "A", "targets": ["192.0.2.1"], "recordTTL": 60}],
-    }
-    body.update(spec)
-    return {
-        "apiVersion": "kuadrant.io/v1alpha1",
-        "kind": "DNSRecord",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
-        "spec": body,
-    }

@@ -7,9 +7,7 @@ from pathlib import Path
 from kubernetes import client, config
 
 from kuadns_sync.dev import ApiServer, start_apiserver
-from tests.dev.conftest import dnsrecord
-
-GROUP, VERSION, PLURAL = "kuadrant.io", "v1alpha1", "dnsrecords"
+from tests.dev.helpers import GROUP, PLURAL, VERSION, dnsrecord
 
 
 def test_version_reports_every_field_the_strict_client_model_needs(api_client: client.ApiClient) -> None:
