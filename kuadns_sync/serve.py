@@ -415,6 +415,7 @@ class Server:
         self.on_ready = on_ready
         self.report = report
         self.bound: list[Address] = []
+        self.health_address: Address | None = None
         self.ready = threading.Event()
         self.connections: set[_TcpProtocol] = set()
         self.reuse_port = reuse_port
@@ -530,6 +531,7 @@ class Server:
         health = None
         if self.options.health_listen is not None:
             health = await start_health(self.options.health_listen, self.stats)
+            self.health_address = health.sockets[0].getsockname()[:2]
         transports: list[asyncio.BaseTransport] = []
         servers: list[asyncio.Server] = []
         tasks: list[asyncio.Task[None]] = []

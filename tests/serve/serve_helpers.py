@@ -50,17 +50,17 @@ def make_query(
     *,
     edns: bool = False,
     ecs: str | None = None,
-    payload: int = 1232,
+    payload: int | None = None,
     want_dnssec: bool = False,
 ) -> dns.message.QueryMessage:
-    """A dnspython query; `ecs` is "ADDR/PREFIX" (EDNS is on whenever ECS is)."""
+    """A dnspython query; `ecs` is "ADDR/PREFIX". EDNS is on with `edns`, ECS, DO or a payload size."""
     options: list[dns.edns.Option] = []
     if ecs is not None:
         address, _, prefix = ecs.partition("/")
         options.append(dns.edns.ECSOption(address, int(prefix)))
-    use_edns = 0 if (edns or ecs is not None or want_dnssec) else False
+    use_edns = 0 if (edns or ecs is not None or want_dnssec or payload is not None) else False
     return dns.message.make_query(
-        name, rdtype, use_edns=use_edns, options=options, payload=payload, want_dnssec=want_dnssec
+        name, rdtype, use_edns=use_edns, options=options, payload=payload or 1232, want_dnssec=want_dnssec
     )
 
 

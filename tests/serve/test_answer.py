@@ -276,6 +276,13 @@ def test_truncation_over_udp_then_full_answer_over_tcp(responder: Responder) -> 
     assert not full.flags & dns.flags.TC and len(full.answer[0]) == 8
 
 
+def test_the_clients_udp_size_is_honoured(responder: Responder) -> None:
+    assert ask(responder, make_query(f"mid.{ZONE}", "TXT")).flags & dns.flags.TC  # no EDNS: 512
+    assert ask(responder, make_query(f"mid.{ZONE}", "TXT", payload=600)).flags & dns.flags.TC
+    full = ask(responder, make_query(f"mid.{ZONE}", "TXT", payload=900))
+    assert not full.flags & dns.flags.TC and len(full.answer[0]) == 3
+
+
 def test_small_udp_size_below_512_is_treated_as_512(responder: Responder) -> None:
     reply = ask(responder, make_query(f"api.{ZONE}", payload=100), source=US_CLIENT)
     assert not reply.flags & dns.flags.TC and len(reply.answer) == 4
