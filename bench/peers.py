@@ -71,6 +71,17 @@ def soa_serial(port: int, zone: str, timeout: float = 1.0, address: str = LOCALH
     return None
 
 
+def package_env() -> dict[str, str]:
+    """Our environment with the directory holding the kuadns_sync package first on PYTHONPATH, so a
+    `python3 -m kuadns_sync` child works from any directory, installed or not."""
+    import kuadns_sync
+
+    root = str(Path(kuadns_sync.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
 def _descendants(pid: int) -> list[int]:
     found: list[int] = []
     todo = [pid]
@@ -516,14 +527,8 @@ class KuadnsServer(Peer):
         """Nothing to write: everything is on the command line."""
 
     def environment(self) -> dict[str, str]:
-        """Ours, with the directory holding the kuadns_sync package first on PYTHONPATH (the child
-        runs in its own directory, and the package need not be installed)."""
-        import kuadns_sync
-
-        root = str(Path(kuadns_sync.__file__).resolve().parent.parent)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-        return env
+        """See package_env: the child runs in its own directory."""
+        return package_env()
 
     def command(self) -> list[str]:
         cmd = [
