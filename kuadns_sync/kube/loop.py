@@ -443,6 +443,7 @@ class SyncLoop:
         on_report: Callable[[SyncReport], None],
         *,
         watch: bool = True,
+        min_gap: float = MIN_GAP_SECONDS,
     ) -> None:
         """Sync every `interval` seconds, or sooner when a watch sees a change, until `stop` is set."""
         try:
@@ -457,7 +458,7 @@ class SyncLoop:
                     if remaining <= 0:
                         break
                     if self.wake.wait(min(remaining, 1.0)):
-                        stop.wait(MIN_GAP_SECONDS)  # let a burst of changes settle
+                        stop.wait(min_gap)  # let a burst of changes settle
                         break
         finally:
             self.close()

@@ -156,8 +156,8 @@ class Fleet:
         """A sync loop running as cluster `cluster` (closed at the end of the test)."""
         role = role or ("primary" if cluster in self.primaries else "secondary")
         local = Cluster(cluster, local_client(self.servers[cluster].kubeconfig_path, None), local=True)
-        opts = SyncOptions(role=role, cluster_secret_namespace=SECRET_NS, out=out, timeout=2.0,  # type: ignore[arg-type]
-                           **options)
+        options.setdefault("timeout", 2.0)
+        opts = SyncOptions(role=role, cluster_secret_namespace=SECRET_NS, out=out, **options)  # type: ignore[arg-type]
         elector = LeaderLease(local, SECRET_NS, lease, identity=identity, clock=self.clock) if lease else None
         loop = SyncLoop(local, Settings(), opts, lease=elector, clock=self.clock)
         self._loops.append(loop)
