@@ -17,7 +17,6 @@ import typer
 import yaml
 
 from kuadns_sync.cli.app import app
-from kuadns_sync.dev import ApiError, start_apiserver
 from kuadns_sync.errors import KuadnsError
 
 dev_app = typer.Typer(help="Development helpers (local Kubernetes API server emulator).", no_args_is_help=True)
@@ -26,13 +25,15 @@ app.add_typer(dev_app, name="dev")
 
 def _manifests(paths: list[Path]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(origin, object) for every YAML document in the files and directories (*.yaml, *.yml, *.json) given."""
+    from kuadns_sync.dev import manifests
+
     for path in paths:
         files = (
             sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json")) if path.is_dir() else [path]
         )
         for file in files:
             try:
-                docs = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
+                docs = list(manifests.load_all(file.read_text(encoding="utf-8")))
             except (OSError, yaml.YAMLError) as exc:
                 raise KuadnsError(f"{file}: cannot read manifests: {exc}") from exc
             for n, doc in enumerate(docs):
@@ -69,6 +70,9 @@ def apiserver(
     ] = False,
 ) -> None:
     """Run one emulated Kubernetes cluster until interrupted (Ctrl-C or SIGTERM)."""
+    # Imported here: the emulator (TLS, HTTP server) is not needed by any other command.
+    from kuadns_sync.dev import ApiError, start_apiserver
+
     try:
         server = start_apiserver(
             port, cluster_name, None, host=host, token=token, kube_system_uid=kube_system_uid, use_tls=not insecure_http
