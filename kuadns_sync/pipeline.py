@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from kuadns_sync import __version__
 from kuadns_sync.bundle import (
     FORMAT,
@@ -70,12 +68,13 @@ def issues_text(issues: Sequence[Issue]) -> str:
 
 
 def authoritative_files(result: MergeResult) -> dict[str, bytes]:
-    """authoritative/<namespace>/<name>.yaml for every computed authoritative record."""
-    files = {}
-    for record in result.authoritative:
-        text = yaml.safe_dump(record.to_manifest(), sort_keys=True, default_flow_style=False, width=1000)
-        files[f"authoritative/{record.namespace}/{record.name}.yaml"] = text.encode("utf-8")
-    return files
+    """authoritative/<namespace>/<name>.json for every computed authoritative record."""
+    # JSON (a subset of YAML; `kubectl apply -f` reads it) is written by the C encoder: ~30x faster than a
+    # YAML dump, which matters with thousands of root hosts.
+    return {
+        f"authoritative/{record.namespace}/{record.name}.json": dump_json(record.to_manifest()).encode("utf-8")
+        for record in result.authoritative
+    }
 
 
 def build_bundle(result: MergeResult, settings: Settings, previous: Bundle | None, now: float) -> BuiltBundle:

@@ -20,6 +20,7 @@ from kuadns_sync.model import LABEL_ZONE_NAME
 Op = Literal["delete", "create", "update"]
 _OP_ORDER = {"delete": 0, "create": 1, "update": 2}
 MAX_SAFE_CHANGE_FRACTION = 0.3
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MIN_EXISTING_FOR_SAFETY = 10
 
 
@@ -68,9 +69,10 @@ class Plan:
 def _records(files: Mapping[str, bytes]) -> dict[str, tuple[str, dict[tuple[str, str, str], dict[str, Any]]]]:
     out = {}
     for path, data in files.items():
-        if not (path.startswith("authoritative/") and path.endswith(".yaml")):
+        if not path.startswith("authoritative/"):
             continue
-        obj = yaml.safe_load(data.decode("utf-8")) or {}
+        text = data.decode("utf-8")
+        obj = (json.loads(text) if path.endswith(".json") else yaml.load(text, Loader=_LOADER)) or {}
         meta = obj.get("metadata") or {}
         zone = (meta.get("labels") or {}).get(LABEL_ZONE_NAME, "")
         name = f"{meta.get('namespace', '')}/{meta.get('name', '')}"

@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from kuadns_sync.bundle import RoutingMember
 from kuadns_sync.geocodes import continent_of
 from kuadns_sync.model import WILDCARD_GEO, Endpoint, GeoFallback, Issue, Settings, ZoneView
-from kuadns_sync.ownership import OWNED_RECORD_LABEL
 
 DEFAULT_VARIANT = "default"
 MAX_TXT_STRING = 255
@@ -237,13 +236,40 @@ def _apex(view: ZoneView, settings: Settings, present: set[tuple[str, str]]) -> 
     return soa, extra, issues
 
 
+@dataclass(frozen=True, slots=True)
+class _RoutingGroup:
+    """A routing set prepared once: its members and their routing entries (raw and equal weights)."""
+
+    members: tuple[Endpoint, ...]
+    weighted: tuple[RoutingMember, ...]
+    equal: tuple[RoutingMember, ...]
+
+
+def _prepare_group(members: Sequence[Endpoint], settings: Settings) -> _RoutingGroup:
+    weighted = tuple(_member(ep, 1 if ep.weight is None else ep.weight, settings, i) for i, ep in enumerate(members))
+    equal = tuple(replace(m, weight=1) for m in weighted)
+    return _RoutingGroup(tuple(members), weighted, equal)
+
+
+def _routed_rrset(name: str, rtype: str, routed: Sequence[RoutingMember]) -> RRset:
+    if len(routed) == 1:
+        return RRset(name, rtype, routed[0].ttl, routed[0].rdata)
+    rep = min(routed, key=lambda m: (-m.weight, m.set))
+    return RRset(name, rtype, rep.ttl, rep.rdata, alternatives=(tuple(m for m in routed if m is not rep),))
+
+
 def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
-    """Resolve a merged zone into its variants (docs/bundle-format.md)."""
+    """Resolve a merged zone into its variants (docs/bundle-format.md).
+
+    Everything that does not depend on the variant (grouping, sorting, rdata text, routing members) is
+    computed once; each variant then only picks members, so the cost grows with groups x variants only.
+    """
+    zone = view.config.name
     groups: dict[tuple[str, str], list[Endpoint]] = defaultdict(list)
-    zone_suffix = "." + view.config.name
+    zone_suffix = "." + zone
     outside: list[Issue] = []
     for ep in view.endpoints:
-        if ep.dns_name != view.config.name and not ep.dns_name.endswith(zone_suffix):
+        if ep.dns_name != zone and not ep.dns_name.endswith(zone_suffix):
             # Upstream's registry names the TXT of an apex record `kuadrant-<id>-<type>-<zone>`, which is a
             # sibling of the zone, not inside it: it stays in the authoritative record but cannot be served here.
             outside.append(
@@ -251,55 +277,56 @@ def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
                     None,
                     "warning",
                     "OutOfZone",
-                    f"{ep.record_type} {ep.dns_name} is outside zone "
-                    f"{view.config.name}; kept in the authoritative record, not served",
+                    f"{ep.record_type} {ep.dns_name} is outside zone {zone}; "
+                    "kept in the authoritative record, not served",
                 )
             )
             continue
-        if ep.record_type == "TXT" and ep.label(OWNED_RECORD_LABEL) is not None:
-            # Ownership TXT records copy their data endpoint's geo/weight (upstream registry); they are
-            # metadata, served whole, never routed.
-            ep = replace(ep, geo=None, weight=None)
         groups[(ep.dns_name, ep.record_type)].append(ep)
-    for members in groups.values():
-        members.sort(key=lambda e: e.set_identifier)
     variants = variants_for(view.endpoints)
     soa, apex_extra, issues = _apex(view, settings, set(groups))
 
-    shared: list[RRset] = list(apex_extra)
-    routing_groups: list[tuple[str, str, list[Endpoint]]] = []
-    for (name, rtype), members in sorted(groups.items()):
+    # One ordered list of entries for every variant: a plain RRset, or a routing group to resolve per variant.
+    entries: list[tuple[tuple[tuple[str, ...], int, str], str, str, RRset | _RoutingGroup]] = []
+    for rrset in apex_extra:
+        entries.append((_rrset_sort_key(rrset), rrset.name, rrset.rtype, rrset))
+    for (name, rtype), members in groups.items():
+        members.sort(key=lambda e: e.set_identifier)
+        key = (name_sort_key(name), _TYPE_ORDER.get(rtype, 2), rtype)
         if _is_routing(members):
-            routing_groups.append((name, rtype, members))
+            entries.append((key, name, rtype, _prepare_group(members, settings)))
         else:
-            shared.append(_plain_rrset(name, rtype, members, settings))
+            entries.append((key, name, rtype, _plain_rrset(name, rtype, members, settings)))
+    entries.sort(key=lambda entry: entry[0])
 
     records: dict[str, tuple[RRset, ...]] = {}
     routing: dict[str, dict[str, dict[str, tuple[RoutingMember, ...]]]] = {}
+    # Variants mostly resolve a group the same way: share the RRset object (render formats it once).
+    resolved: dict[tuple[int, bool, tuple[int, ...]], tuple[RRset, tuple[RoutingMember, ...]]] = {}
     for variant in variants:
-        rrsets = list(shared)
+        rrsets: list[RRset] = []
         weighted: dict[str, dict[str, tuple[RoutingMember, ...]]] = {}
-        for name, rtype, members in routing_groups:
-            kept, equal = geo_keep(members, variant, settings.geo_fallback)
+        for _, name, rtype, entry in entries:
+            if isinstance(entry, RRset):
+                rrsets.append(entry)
+                continue
+            kept, equal = geo_keep(entry.members, variant, settings.geo_fallback)
             if not kept:
                 continue  # fallback `nodata`: the name/type is absent in this variant
-            routed = tuple(
-                _member(ep, 1 if equal or ep.weight is None else ep.weight, settings, i) for i, ep in enumerate(kept)
-            )
-            if len(routed) == 1:
-                only = routed[0]
-                rrsets.append(RRset(name, rtype, only.ttl, only.rdata))
-                continue
-            routed = tuple(sorted(routed, key=lambda m: m.set))
-            rep = min(routed, key=lambda m: (-m.weight, m.set))
-            rrsets.append(
-                RRset(name, rtype, rep.ttl, rep.rdata, alternatives=(tuple(m for m in routed if m is not rep),))
-            )
-            weighted.setdefault(name, {})[rtype] = routed
-        records[variant.name] = tuple(sorted(rrsets, key=_rrset_sort_key))
+            indices = tuple(entry.members.index(ep) for ep in kept)
+            memo_key = (id(entry), equal, indices)
+            if memo_key not in resolved:
+                source = entry.equal if equal else entry.weighted
+                routed = tuple(sorted((source[i] for i in indices), key=lambda m: m.set))
+                resolved[memo_key] = (_routed_rrset(name, rtype, routed), routed)
+            rrset, routed = resolved[memo_key]
+            rrsets.append(rrset)
+            if len(routed) > 1:
+                weighted.setdefault(name, {})[rtype] = routed
+        records[variant.name] = tuple(rrsets)
         routing[variant.name] = weighted
     return ResolvedZone(
-        name=view.config.name,
+        name=zone,
         soa=soa,
         variants=variants,
         records=records,
