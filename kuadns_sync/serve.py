@@ -440,6 +440,7 @@ class Server:
     def reload(self) -> None:
         """Force a reload of bundle and GeoIP DB now (SIGHUP)."""
         if self._loop is not None and self._wake is not None:
+            log.info("reload requested: reloading the bundle and the GeoIP database now")
             self._force = True
             self._loop.call_soon_threadsafe(self._wake.set)
 
@@ -611,11 +612,17 @@ def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
     return uvloop.run(coro)
 
 
-def serve(options: ServeOptions, on_ready: Callable[[Sequence[Address]], None] | None = None) -> int:
+Announce = Callable[[Sequence[Address], Address | None], None]
+"""Called once when serving: the DNS addresses bound and the health address (None without one)."""
+
+
+def serve(options: ServeOptions, on_ready: Announce | None = None) -> int:
     """Run the server (one process, or a supervisor and N workers) until SIGTERM/SIGINT. Returns an exit code."""
     if options.workers > 1:
         return _supervise(options, on_ready)
-    server = Server(options, on_ready=(lambda s: on_ready(s.bound)) if on_ready is not None else None)
+    server = Server(
+        options, on_ready=(lambda s: on_ready(s.bound, s.health_address)) if on_ready is not None else None
+    )
     run_coroutine(server.run())
     return 0
 
@@ -632,7 +639,7 @@ def _worker(options: ServeOptions, pipe: int) -> None:
     run_coroutine(server.run())
 
 
-def _supervise(options: ServeOptions, on_ready: Callable[[Sequence[Address]], None] | None) -> int:
+def _supervise(options: ServeOptions, on_ready: Announce | None) -> int:
     # Resolve port 0 once so every worker binds the same port (SO_REUSEPORT spreads the packets);
     # each worker opens its own sockets only after its first bundle has loaded.
     listen = []
@@ -672,7 +679,7 @@ async def _supervisor_main(
     options: ServeOptions,
     listen: list[Address],
     children: dict[int, int],
-    on_ready: Callable[[Sequence[Address]], None] | None,
+    on_ready: Announce | None,
 ) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -701,7 +708,7 @@ async def _supervisor_main(
         if not announced and aggregated().ready:
             announced = True
             if on_ready is not None:
-                on_ready(listen)
+                on_ready(listen, health_address)
 
     for pid, fd in children.items():
         loop.add_reader(fd, readable, pid, fd)
@@ -714,6 +721,7 @@ async def _supervisor_main(
 
     loop.add_signal_handler(signal.SIGHUP, forward_hup)
     health = await start_health(options.health_listen, aggregated) if options.health_listen else None
+    health_address = health.sockets[0].getsockname()[:2] if health is not None else None
 
     async def watch_records() -> None:
         watch = options.records_watch

@@ -170,9 +170,9 @@ def serve_command(
     except KuadnsError as exc:
         raise fail(str(exc)) from None
 
-    def announce(bound: Sequence[Address]) -> None:
+    def announce(bound: Sequence[Address], health_bound: Address | None) -> None:
         where = ", ".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in bound)
-        extra = f", health on {health[0]}:{health[1]}" if health else ""
+        extra = f", health on http://{health_bound[0]}:{health_bound[1]}/" if health_bound else ""
         procs = f", {workers} workers" if workers > 1 else ""
         typer.echo(f"serving {what} on {where} (udp+tcp){procs}{extra}; {geo_text}")
 
