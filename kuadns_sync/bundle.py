@@ -133,10 +133,7 @@ def routing_to_json(zone: str, routing: Routing) -> dict[str, Any]:
         "variants": {
             variant: {
                 name: {
-                    rtype: [
-                        {"set": m.set, "weight": m.weight, "ttl": m.ttl, "rdata": list(m.rdata)}
-                        for m in members
-                    ]
+                    rtype: [{"set": m.set, "weight": m.weight, "ttl": m.ttl, "rdata": list(m.rdata)} for m in members]
                     for rtype, members in sorted(types.items())
                 }
                 for name, types in sorted(names.items())
@@ -146,9 +143,24 @@ def routing_to_json(zone: str, routing: Routing) -> dict[str, Any]:
     }
 
 
-def dump_json(document: Any) -> str:
-    """Canonical JSON text used for every bundle file (sorted keys, 2-space indent, final newline)."""
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def dump_json(document: Any, depth: int = 3) -> str:
+    """Canonical JSON text for bundle files: sorted keys, the first `depth` levels one item a line, deeper
+    values compact on their line (readable diffs, and the C encoder does the bulk of the work)."""
+    return _dump(document, depth, "") + "\n"
+
+
+def _dump(value: Any, depth: int, indent: str) -> str:
+    if depth <= 0 or not isinstance(value, dict | list) or not value:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    inner = indent + "  "
+    if isinstance(value, dict):
+        items = [
+            f"{inner}{json.dumps(k, ensure_ascii=False)}: {_dump(v, depth - 1, inner)}"
+            for k, v in sorted(value.items())
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    items = [inner + _dump(v, depth - 1, inner) for v in value]
+    return "[\n" + ",\n".join(items) + "\n" + indent + "]"
 
 
 def read_manifest(generation: Path) -> dict[str, Any]:

@@ -7,6 +7,7 @@ for answer time. Record data is turned into presentation format here, once.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -83,7 +84,12 @@ def email_to_mailbox(email: str) -> str:
     return local.replace(".", "\\.") + "." + domain + "."
 
 
+_NON_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
+
+
 def _escape_txt_chunk(chunk: bytes) -> str:
+    if _NON_PRINTABLE.search(chunk) is None:  # fast path: printable ASCII, only quotes/backslashes to escape
+        return '"' + chunk.decode("ascii").replace("\\", "\\\\").replace('"', '\\"') + '"'
     out = []
     for byte in chunk:
         if byte in (0x22, 0x5C):  # " and \ (RFC 1035 §5.1)

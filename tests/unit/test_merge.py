@@ -479,7 +479,7 @@ def test_stale_cluster_is_reported_and_still_served() -> None:
     result = merge([cluster("east", local=True), remote], SETTINGS)
     assert "s.k.example.com" in {ep.dns_name for ep in result.zones[0].endpoints}
     assert issue_lines(result, reason="Stale") == [
-        "warning: -: cluster west is unreachable; serving its records as last listed at 2023-11-14T22:13:20Z"
+        "warning: cluster west is unreachable; serving its records as last listed at 2023-11-14T22:13:20Z"
     ]
 
 
