@@ -439,7 +439,7 @@ def test_in_zone_nameserver_without_address_warns() -> None:
     bare = Settings(zones=(ZoneConfig(ZONE),))
     result = merge([cluster("local", local=True)], bare)
     assert issue_lines(result, reason="Nameserver") == [
-        'warning: -: apex nameserver "ns1.k.example.com" is inside zone k.example.com but has no address (no '
+        'warning: apex nameserver "ns1.k.example.com" is inside zone k.example.com but has no address (no '
         "configured address, no A/AAAA endpoint): stock servers refuse to load such a zone"
     ]
     eps = [
