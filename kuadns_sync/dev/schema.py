@@ -12,6 +12,7 @@ import functools
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from kuadns_sync.dev import cel
@@ -96,48 +97,146 @@ def _type_ok(value: Any, wanted: str) -> bool:
     return actual == wanted
 
 
+@dataclass(slots=True)
+class Node:
+    """One schema node compiled for fast repeated use (attribute access instead of dict lookups)."""
+
+    json_type: str | None = None
+    nullable: bool = False
+    int_or_string: bool = False
+    preserve_unknown: bool = False
+    props: dict[str, Node] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    extra: Node | None = None
+    extra_allowed: bool = False
+    items: Node | None = None
+    defaults: tuple[tuple[str, Any], ...] = ()
+    enum: tuple[Any, ...] | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    regex: re.Pattern[str] | None = None
+    date_time: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+    min_items: int | None = None
+    max_items: int | None = None
+    rules: tuple[tuple[str, str, bool], ...] = ()
+    scalar: type | tuple[type, ...] | None = None
+    """Set when the node checks nothing but a scalar type: values of that type are valid without a call."""
+
+
+_SCALARS: dict[str, type | tuple[type, ...]] = {"string": str, "boolean": bool}
+
+
+def _compile(schema: Schema) -> Node:
+    props = {k: _compile(v) for k, v in schema.get("properties", {}).items()}
+    extra = schema.get("additionalProperties")
+    items = schema.get("items")
+    constrained = {
+        "enum",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "format",
+        "minimum",
+        "maximum",
+        "x-kubernetes-validations",
+        "x-kubernetes-int-or-string",
+        "nullable",
+    }
+    wanted = schema.get("type")
+    scalar = _SCALARS.get(wanted) if isinstance(wanted, str) and not constrained & set(schema) else None
+    return Node(
+        scalar=scalar,
+        json_type=schema.get("type"),
+        nullable=bool(schema.get("nullable")),
+        int_or_string=bool(schema.get("x-kubernetes-int-or-string")),
+        preserve_unknown=bool(schema.get("x-kubernetes-preserve-unknown-fields")),
+        props=props,
+        required=tuple(schema.get("required", ())),
+        extra=_compile(extra) if isinstance(extra, Mapping) else None,
+        extra_allowed=extra is True,
+        items=_compile(items) if isinstance(items, Mapping) else None,
+        defaults=tuple((k, v["default"]) for k, v in schema.get("properties", {}).items() if "default" in v),
+        enum=tuple(schema["enum"]) if "enum" in schema else None,
+        min_length=schema.get("minLength"),
+        max_length=schema.get("maxLength"),
+        pattern=schema.get("pattern"),
+        regex=compile_pattern(schema["pattern"]) if "pattern" in schema else None,
+        date_time=schema.get("format") == "date-time",
+        minimum=schema.get("minimum"),
+        maximum=schema.get("maximum"),
+        exclusive_minimum=bool(schema.get("exclusiveMinimum")),
+        exclusive_maximum=bool(schema.get("exclusiveMaximum")),
+        min_items=schema.get("minItems"),
+        max_items=schema.get("maxItems"),
+        rules=tuple(
+            (r["rule"], r.get("message") or f"failed rule: {r['rule']}", cel.is_transition_rule(r["rule"]))
+            for r in schema.get("x-kubernetes-validations", ())
+        ),
+    )
+
+
+_COMPILED: dict[int, tuple[Schema, Node]] = {}
+
+
+def compiled(schema: Schema) -> Node:
+    """The compiled form of `schema` (cached per schema object)."""
+    hit = _COMPILED.get(id(schema))
+    if hit is None or hit[0] is not schema:
+        hit = (schema, _compile(schema))
+        _COMPILED[id(schema)] = hit
+    return hit[1]
+
+
 def apply_defaults(value: Any, schema: Schema) -> Any:
     """Return `value` with schema defaults filled into present objects (k8s structural defaulting)."""
+    return _defaults(value, compiled(schema))
+
+
+def _defaults(value: Any, node: Node) -> Any:
     if isinstance(value, dict):
-        props: Mapping[str, Schema] = schema.get("properties", {})
         result = dict(value)
-        for key, sub in props.items():
-            if key not in result and "default" in sub:
-                result[key] = copy.deepcopy(sub["default"])
-            if key in result:
-                result[key] = apply_defaults(result[key], sub)
-        extra = schema.get("additionalProperties")
-        if isinstance(extra, Mapping):
-            for key in result:
-                if key not in props:
-                    result[key] = apply_defaults(result[key], extra)
+        for key, default in node.defaults:
+            if key not in result:
+                result[key] = copy.deepcopy(default)
+        for key, sub in result.items():
+            child = node.props.get(key, node.extra)
+            if child is not None and isinstance(sub, dict | list):
+                result[key] = _defaults(sub, child)
         return result
-    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
-        return [apply_defaults(v, schema["items"]) for v in value]
+    if isinstance(value, list) and node.items is not None:
+        return [_defaults(v, node.items) if isinstance(v, dict | list) else v for v in value]
     return value
 
 
 def prune(value: Any, schema: Schema, path: str, unknown: list[str]) -> Any:
     """Return `value` without fields the schema does not know; their paths are appended to `unknown`."""
-    if schema.get("x-kubernetes-preserve-unknown-fields") and "properties" not in schema:
-        return value
+    return _prune(value, compiled(schema), path, unknown)
+
+
+def _prune(value: Any, node: Node, path: str, unknown: list[str]) -> Any:
     if isinstance(value, dict):
-        props: Mapping[str, Schema] = schema.get("properties", {})
-        extra = schema.get("additionalProperties")
+        if node.preserve_unknown and not node.props:
+            return value
         result: dict[str, Any] = {}
         for key, sub in value.items():
-            child = _field(path, key)
-            if key in props:
-                result[key] = prune(sub, props[key], child, unknown)
-            elif isinstance(extra, Mapping):
-                result[key] = prune(sub, extra, child, unknown)
-            elif extra is True or schema.get("x-kubernetes-preserve-unknown-fields"):
+            child = node.props.get(key, node.extra)
+            if child is not None:
+                result[key] = _prune(sub, child, _field(path, key), unknown) if isinstance(sub, dict | list) else sub
+            elif node.extra_allowed or node.preserve_unknown:
                 result[key] = sub
             else:
-                unknown.append(child)
+                unknown.append(_field(path, key))
         return result
-    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
-        return [prune(v, schema["items"], f"{path}[{i}]", unknown) for i, v in enumerate(value)]
+    if isinstance(value, list) and node.items is not None:
+        items = node.items
+        return [
+            _prune(v, items, f"{path}[{i}]", unknown) if isinstance(v, dict | list) else v for i, v in enumerate(value)
+        ]
     return value
 
 
@@ -147,84 +246,80 @@ _MISSING = object()
 def validate(value: Any, schema: Schema, path: str, old: Any = _MISSING) -> list[Cause]:
     """Every violation of `schema` by `value` at `path` (old value given on updates for CEL transition rules)."""
     causes: list[Cause] = []
-    _validate(value, schema, path, old, causes)
+    _validate(value, compiled(schema), path, old, causes)
     return causes
 
 
-def _validate(value: Any, schema: Schema, path: str, old: Any, causes: list[Cause]) -> None:
+def _validate(value: Any, node: Node, path: str, old: Any, causes: list[Cause]) -> None:
     if value is None:
-        if not schema.get("nullable"):
-            wanted = schema.get("type")
-            if wanted:
-                causes.append(
-                    Cause(
-                        "FieldValueTypeInvalid",
-                        f'Invalid value: "null": {path} in body must be of type {wanted}: "null"',
-                        path,
-                    )
+        if not node.nullable and node.json_type:
+            causes.append(
+                Cause(
+                    "FieldValueTypeInvalid",
+                    f'Invalid value: "null": {path} in body must be of type {node.json_type}: "null"',
+                    path,
                 )
+            )
         return
-    wanted = schema.get("type")
-    if schema.get("x-kubernetes-int-or-string"):
+    if node.int_or_string:
         if not isinstance(value, int | str) or isinstance(value, bool):
             causes.append(
                 Cause("FieldValueTypeInvalid", f"Invalid value: {_show(value)}: must be integer or string", path)
             )
             return
-    elif wanted and not _type_ok(value, wanted):
+    elif node.json_type and not _type_ok(value, node.json_type):
+        actual = _type_of(value)
         causes.append(
             Cause(
                 "FieldValueTypeInvalid",
-                f'Invalid value: "{_type_of(value)}": {path} in body must be of type {wanted}: "{_type_of(value)}"',
+                f'Invalid value: "{actual}": {path} in body must be of type {node.json_type}: "{actual}"',
                 path,
             )
         )
         return
     before = len(causes)
     if isinstance(value, str):
-        _validate_string(value, schema, path, causes)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        _validate_number(value, schema, path, causes)
-    elif isinstance(value, list):
-        _validate_array(value, schema, path, old, causes)
+        _validate_string(value, node, path, causes)
     elif isinstance(value, dict):
-        _validate_object(value, schema, path, old, causes)
-    if "enum" in schema and value not in schema["enum"]:
-        allowed = ", ".join(_show(v) for v in schema["enum"])
+        _validate_object(value, node, path, old, causes)
+    elif isinstance(value, list):
+        _validate_array(value, node, path, causes)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        _validate_number(value, node, path, causes)
+    if node.enum is not None and value not in node.enum:
+        allowed = ", ".join(_show(v) for v in node.enum)
         causes.append(
             Cause("FieldValueNotSupported", f"Unsupported value: {_show(value)}: supported values: {allowed}", path)
         )
     # k8s runs CEL rules only on values that passed the schema checks.
-    if len(causes) == before:
-        for rule in schema.get("x-kubernetes-validations", []):
-            text = rule["rule"]
-            if cel.is_transition_rule(text) and old is _MISSING:
+    if node.rules and len(causes) == before:
+        for text, message, transition in node.rules:
+            if transition and old is _MISSING:
                 continue
             if not cel.evaluate(text, value, None if old is _MISSING else old):
-                message = rule.get("message") or f"failed rule: {text}"
                 causes.append(Cause("FieldValueInvalid", f"Invalid value: {_show(value)}: {message}", path))
 
 
-def _validate_string(value: str, schema: Schema, path: str, causes: list[Cause]) -> None:
-    if "maxLength" in schema and len(value) > schema["maxLength"]:
-        causes.append(Cause("FieldValueTooLong", f"Too long: may not be more than {schema['maxLength']} bytes", path))
-    if "minLength" in schema and len(value) < schema["minLength"]:
+def _validate_string(value: str, node: Node, path: str, causes: list[Cause]) -> None:
+    if node.max_length is not None and len(value) > node.max_length:
+        causes.append(Cause("FieldValueTooLong", f"Too long: may not be more than {node.max_length} bytes", path))
+    if node.min_length is not None and len(value) < node.min_length:
         causes.append(
             Cause(
                 "FieldValueInvalid",
-                f"Invalid value: {_show(value)}: {path} in body should be at least {schema['minLength']} chars long",
+                f"Invalid value: {_show(value)}: {path} in body should be at least {node.min_length} chars long",
                 path,
             )
         )
-    if "pattern" in schema and not compile_pattern(schema["pattern"]).search(value):
+    if node.regex is not None and not node.regex.search(value):
         causes.append(
             Cause(
                 "FieldValueInvalid",
-                f"Invalid value: {_show(value)}: {path} in body should match '{schema['pattern']}'",
+                f"Invalid value: {_show(value)}: {path} in body should match '{node.pattern}'",
                 path,
             )
         )
-    if schema.get("format") == "date-time":
+    if node.date_time:
         try:
             dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
@@ -237,52 +332,52 @@ def _validate_string(value: str, schema: Schema, path: str, causes: list[Cause])
             )
 
 
-def _validate_number(value: float, schema: Schema, path: str, causes: list[Cause]) -> None:
-    if "minimum" in schema:
-        low = schema["minimum"]
-        if value < low or (schema.get("exclusiveMinimum") and value == low):
-            op = "greater than" if schema.get("exclusiveMinimum") else "greater than or equal to"
+def _validate_number(value: float, node: Node, path: str, causes: list[Cause]) -> None:
+    if node.minimum is not None:
+        low = node.minimum
+        if value < low or (node.exclusive_minimum and value == low):
+            op = "greater than" if node.exclusive_minimum else "greater than or equal to"
             causes.append(
                 Cause("FieldValueInvalid", f"Invalid value: {value}: {path} in body should be {op} {low}", path)
             )
-    if "maximum" in schema:
-        high = schema["maximum"]
-        if value > high or (schema.get("exclusiveMaximum") and value == high):
-            op = "less than" if schema.get("exclusiveMaximum") else "less than or equal to"
+    if node.maximum is not None:
+        high = node.maximum
+        if value > high or (node.exclusive_maximum and value == high):
+            op = "less than" if node.exclusive_maximum else "less than or equal to"
             causes.append(
                 Cause("FieldValueInvalid", f"Invalid value: {value}: {path} in body should be {op} {high}", path)
             )
 
 
-def _validate_array(value: list[Any], schema: Schema, path: str, old: Any, causes: list[Cause]) -> None:
-    if "maxItems" in schema and len(value) > schema["maxItems"]:
+def _validate_array(value: list[Any], node: Node, path: str, causes: list[Cause]) -> None:
+    if node.max_items is not None and len(value) > node.max_items:
         causes.append(
-            Cause("FieldValueTooMany", f"Too many: {len(value)}: must have at most {schema['maxItems']} items", path)
+            Cause("FieldValueTooMany", f"Too many: {len(value)}: must have at most {node.max_items} items", path)
         )
-    if "minItems" in schema and len(value) < schema["minItems"]:
+    if node.min_items is not None and len(value) < node.min_items:
         causes.append(
             Cause(
                 "FieldValueInvalid",
-                f"Invalid value: {len(value)}: {path} in body should have at least {schema['minItems']} items",
+                f"Invalid value: {len(value)}: {path} in body should have at least {node.min_items} items",
                 path,
             )
         )
-    items = schema.get("items")
-    if isinstance(items, Mapping):
+    items = node.items
+    if items is not None:
         for i, item in enumerate(value):
+            if items.scalar is not None and isinstance(item, items.scalar):
+                continue
             # Items of a plain (atomic) list do not correlate with old items, so no transition rules there.
             _validate(item, items, f"{path}[{i}]", _MISSING, causes)
 
 
-def _validate_object(value: dict[str, Any], schema: Schema, path: str, old: Any, causes: list[Cause]) -> None:
-    for key in schema.get("required", []):
+def _validate_object(value: dict[str, Any], node: Node, path: str, old: Any, causes: list[Cause]) -> None:
+    for key in node.required:
         if key not in value:
             causes.append(Cause("FieldValueRequired", "Required value", _field(path, key)))
-    props: Mapping[str, Schema] = schema.get("properties", {})
-    extra = schema.get("additionalProperties")
     old_map = old if isinstance(old, dict) else {}
     for key, sub in value.items():
-        child_schema = props.get(key, extra if isinstance(extra, Mapping) else None)
-        if child_schema is None:
+        child = node.props.get(key, node.extra)
+        if child is None or (child.scalar is not None and isinstance(sub, child.scalar)):
             continue
-        _validate(sub, child_schema, _field(path, key), old_map.get(key, _MISSING), causes)
+        _validate(sub, child, _field(path, key), old_map.get(key, _MISSING), causes)
