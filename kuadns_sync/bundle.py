@@ -149,9 +149,12 @@ def dump_json(document: Any, depth: int = 3) -> str:
     return _dump(document, depth, "") + "\n"
 
 
+_COMPACT = json.JSONEncoder(sort_keys=True, ensure_ascii=False)  # built once: the C encoder, no per-call setup
+
+
 def _dump(value: Any, depth: int, indent: str) -> str:
     if depth <= 0 or not isinstance(value, dict | list) or not value:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+        return _COMPACT.encode(value)
     inner = indent + "  "
     if isinstance(value, dict):
         items = [

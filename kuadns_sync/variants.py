@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from kuadns_sync.bundle import RoutingMember
 from kuadns_sync.geocodes import continent_of
@@ -110,6 +111,7 @@ def txt_rdata(value: str) -> str:
     return " ".join(_escape_txt_chunk(c) for c in chunks)
 
 
+@lru_cache(maxsize=1 << 16)
 def rdata_text(rtype: str, target: str) -> str:
     """Presentation format of one target of an endpoint of type `rtype`."""
     if rtype in ("CNAME", "NS"):
@@ -150,27 +152,39 @@ def _member(ep: Endpoint, weight: int, settings: Settings, index: int) -> Routin
     return RoutingMember(set=ep.set_identifier or f"#{index}", weight=weight, ttl=_ttl(ep, settings), rdata=rdata)
 
 
-def geo_keep(members: Sequence[Endpoint], variant: Variant, fallback: GeoFallback) -> tuple[list[Endpoint], bool]:
-    """Members a client of `variant` may get: most specific geo match, else `*`, else the fallback.
-
-    Returns (kept, equal) where `equal` means the fallback `any` applied (weights ignored, equal chance).
-    Members without a geo code count as `*`.
-    """
+def geo_index(members: Sequence[Endpoint]) -> dict[str, tuple[int, ...]] | None:
+    """Member positions by geo code (members without one count as `*`); None when no member has a geo code."""
     if not any(m.geo is not None for m in members):
-        return list(members), False
-    codes = []
-    if variant.country:
-        codes.append(variant.country)
-    if variant.continent:
-        codes.append(f"GEO-{variant.continent}")
-    codes.append(WILDCARD_GEO)
-    for code in codes:
-        kept = [m for m in members if (m.geo or WILDCARD_GEO) == code]
-        if kept:
-            return kept, False
+        return None
+    index: dict[str, list[int]] = defaultdict(list)
+    for i, member in enumerate(members):
+        index[member.geo or WILDCARD_GEO].append(i)
+    return {code: tuple(positions) for code, positions in index.items()}
+
+
+def keep_positions(
+    by_geo: Mapping[str, tuple[int, ...]] | None, count: int, variant: Variant, fallback: GeoFallback
+) -> tuple[tuple[int, ...], bool]:
+    """Positions of the members a client of `variant` may get: most specific geo match (country, then
+    continent), else `*`, else the fallback. Returns (positions, equal); `equal` means fallback `any` applied
+    (weights ignored, equal chance)."""
+    if by_geo is None:
+        return tuple(range(count)), False
+    if variant.country and variant.country in by_geo:
+        return by_geo[variant.country], False
+    if variant.continent and (continent := f"GEO-{variant.continent}") in by_geo:
+        return by_geo[continent], False
+    if WILDCARD_GEO in by_geo:
+        return by_geo[WILDCARD_GEO], False
     if fallback == "any":
-        return list(members), True
-    return [], False
+        return tuple(range(count)), True
+    return (), False
+
+
+def geo_keep(members: Sequence[Endpoint], variant: Variant, fallback: GeoFallback) -> tuple[list[Endpoint], bool]:
+    """Members a client of `variant` may get (see keep_positions), and whether they have an equal chance."""
+    positions, equal = keep_positions(geo_index(members), len(members), variant, fallback)
+    return [members[i] for i in positions], equal
 
 
 def variants_for(endpoints: Iterable[Endpoint]) -> tuple[Variant, ...]:
@@ -244,9 +258,10 @@ def _apex(view: ZoneView, settings: Settings, present: set[tuple[str, str]]) -> 
 
 @dataclass(frozen=True, slots=True)
 class _RoutingGroup:
-    """A routing set prepared once: its members and their routing entries (raw and equal weights)."""
+    """A routing set prepared once: its members, their positions by geo code, and routing entries."""
 
     members: tuple[Endpoint, ...]
+    by_geo: Mapping[str, tuple[int, ...]] | None
     weighted: tuple[RoutingMember, ...]
     equal: tuple[RoutingMember, ...]
 
@@ -254,7 +269,7 @@ class _RoutingGroup:
 def _prepare_group(members: Sequence[Endpoint], settings: Settings) -> _RoutingGroup:
     weighted = tuple(_member(ep, 1 if ep.weight is None else ep.weight, settings, i) for i, ep in enumerate(members))
     equal = tuple(replace(m, weight=1) for m in weighted)
-    return _RoutingGroup(tuple(members), weighted, equal)
+    return _RoutingGroup(tuple(members), geo_index(members), weighted, equal)
 
 
 def _routed_rrset(name: str, rtype: str, routed: Sequence[RoutingMember]) -> RRset:
@@ -316,10 +331,9 @@ def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
             if isinstance(entry, RRset):
                 rrsets.append(entry)
                 continue
-            kept, equal = geo_keep(entry.members, variant, settings.geo_fallback)
-            if not kept:
+            indices, equal = keep_positions(entry.by_geo, len(entry.members), variant, settings.geo_fallback)
+            if not indices:
                 continue  # fallback `nodata`: the name/type is absent in this variant
-            indices = tuple(entry.members.index(ep) for ep in kept)
             memo_key = (id(entry), equal, indices)
             if memo_key not in resolved:
                 source = entry.equal if equal else entry.weighted
