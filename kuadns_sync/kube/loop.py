@@ -8,10 +8,11 @@ modules stale, status, writer.plan_writes and kuadns_sync.plan.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from kuadns_sync.bundle import write_generation
+from kuadns_sync.bundle import resolve_generation, write_generation
+from kuadns_sync.errors import BundleError
 from kuadns_sync.kube import objects
 from kuadns_sync.kube.clients import Cluster, RemoteClusters
 from kuadns_sync.kube.collect import API_ERRORS, ClusterRead, cluster_id, describe_failure, read_clusters
@@ -101,6 +103,13 @@ class SyncReport:
     issues: tuple[Issue, ...] = ()
     result: MergeResult | None = None
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def phase(self, name: str, since: float) -> float:
+        """Record the time spent in `name` since `since` (monotonic); returns now."""
+        now = time.monotonic()
+        self.phases[name] = self.phases.get(name, 0.0) + now - since
+        return now
 
     @property
     def ok(self) -> bool:
@@ -129,6 +138,33 @@ class SyncReport:
             parts.append(f"bundle {'written' if self.bundle_changed else 'unchanged'} ({serials or 'no zones'})")
         parts.append(f"{len(self.issues)} issue(s), {self.seconds:.2f}s")
         return "; ".join(parts)
+
+
+_RecordKey = tuple[str, str, str, int | str, tuple[tuple[str, str], ...], bool]
+
+
+def _record_key(raw: RawObject) -> _RecordKey:
+    # What the merge reads from a record: identity, spec (metadata.generation moves with every spec
+    # change, an API server contract; without it the spec itself), labels and whether it is going
+    # away. Statuses we write ourselves change none of these.
+    generation = objects.generation(raw)
+    spec_key = generation if generation else json.dumps(objects.spec(raw), sort_keys=True)
+    return (
+        objects.uid(raw), objects.namespace(raw), objects.name(raw), spec_key,
+        tuple(sorted(objects.labels(raw).items())), objects.is_deleting(raw),
+    )
+
+
+def fingerprint(snapshots: Sequence[ClusterSnapshot]) -> Hashable:
+    """Everything the merge reads from `snapshots`, as a hashable value (equal inputs, equal result)."""
+    # Authoritative records are our own output and never a merge input.
+    return tuple(
+        (
+            s.name, s.local, s.stale_since, s.secrets,
+            tuple(sorted(_record_key(r) for r in s.records if not objects.is_authoritative(r))),
+        )
+        for s in sorted(snapshots, key=lambda s: s.name)
+    )
 
 
 def _auth_file(obj: RawObject) -> tuple[str, bytes]:
@@ -239,6 +275,9 @@ class SyncLoop:
         self.watcher = Watcher(self.wake, self.own, options.timeout)
         self._reads: dict[str, ClusterRead] = {}
         self._remotes: list[Cluster] = []
+        self._memo: tuple[Hashable, MergeResult] | None = None
+        # (result rendered, generation written, serials, render issues) of the last render.
+        self._rendered: tuple[MergeResult, Path, dict[str, int], tuple[Issue, ...]] | None = None
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -326,9 +365,43 @@ class SyncLoop:
         )
         return snapshots, report
 
+    def _merge(self, snapshots: Sequence[ClusterSnapshot]) -> MergeResult:
+        # The merge is a pure function of its inputs: when they are the same as last pass (same
+        # records by uid/generation/labels/deletion, same secrets, same stale marks), so is the result.
+        key = fingerprint(snapshots)
+        if self._memo is not None and self._memo[0] == key:
+            return self._memo[1]
+        # Cluster-level issues (ages of outages) stay out of the result: they change every pass and
+        # would make every bundle new.
+        result = merge_snapshots(snapshots, self.settings)
+        self._memo = (key, result)
+        self._rendered = None
+        return result
+
+    def _render(self, result: MergeResult, now: float, report: SyncReport) -> list[Issue]:
+        out = self.options.out
+        if out is None:
+            return []
+        if self._rendered is not None and self._rendered[0] is result:
+            try:
+                if resolve_generation(out) == self._rendered[1]:
+                    report.bundle, report.serials = self._rendered[1], dict(self._rendered[2])
+                    return list(self._rendered[3])
+            except BundleError:
+                pass  # replaced or removed behind our back: render again
+        previous = load_previous(out)
+        built = build_bundle(result, self.settings, previous, now)
+        report.bundle = write_generation(out, built.files, built.content_hash)
+        report.bundle_changed = previous is None or previous.content_hash != built.content_hash
+        report.serials = dict(built.serials)
+        self._rendered = (result, report.bundle, dict(built.serials), tuple(built.issues))
+        return list(built.issues)
+
     def _sync_primary(self) -> SyncReport:
         issues: list[Issue] = []
+        mark = time.monotonic()
         snapshots, report = self._carry(issues)
+        mark = report.phase("read", mark)
         local = next((s for s in snapshots if s.name == self.local.name), None)
         if local is None:
             issues.append(
@@ -339,7 +412,8 @@ class SyncLoop:
             return report
         writable = self.local.name in report.fresh
         now = self.clock()
-        result = merge_snapshots(snapshots, self.settings, issues)
+        result = self._merge(snapshots)
+        mark = report.phase("merge", mark)
         report.result = result
         report.authoritative = len(result.authoritative)
         current = [r for r in local.records if objects.is_authoritative(r)]
@@ -349,6 +423,7 @@ class SyncLoop:
         plan = safety_plan(actions, current, result)
         report.plan = plan
         reasons = unsafe_reasons(plan, self.options.max_change) if plan is not None else []
+        mark = report.phase("plan", mark)
         if reasons and not self.options.force:
             report.refused = tuple(reasons)
             issues += [Issue(None, "error", "Unsafe", f"sync refused: {r}") for r in reasons]
@@ -359,11 +434,18 @@ class SyncLoop:
             unchanged_keys = {(a.namespace, a.name) for a in actions}
             unchanged = [r for r in current if objects.key(r) not in unchanged_keys]
             report.writes = apply_writes(self.local, actions, unchanged, self.options.timeout, self.own.add)
+        mark = report.phase("write", mark)
         primary_id = self._primary_id()
         fresh = [s for s in snapshots if s.name in report.fresh]
+        failed = {
+            (i.origin.namespace, i.origin.name): i.message
+            for i in report.writes.issues
+            if i.origin is not None and i.origin.cluster == self.local.name
+        }
         patches: list[StatusPatch] = []
-        if primary_id is not None:
-            patches += primary_patches(fresh, result, primary_id, now)
+        # Statuses describe what is in the local cluster: without it, there is nothing true to say.
+        if primary_id is not None and writable:
+            patches += primary_patches(fresh, result, primary_id, now, failed)
         if writable:
             written = report.writes.objects if report.leader else current
             patches += authoritative_patches(self.local.name, written, result, now)
@@ -371,13 +453,10 @@ class SyncLoop:
         if report.leader:
             self._write_status(patches, report.writes)
         issues += report.writes.issues
-        if self.options.out is not None and not self.options.dry_run:
-            previous = load_previous(self.options.out)
-            built = build_bundle(result, self.settings, previous, now)
-            report.bundle = write_generation(self.options.out, built.files, built.content_hash)
-            report.bundle_changed = previous is None or previous.content_hash != built.content_hash
-            report.serials = dict(built.serials)
-            issues += built.issues
+        mark = report.phase("status", mark)
+        if not self.options.dry_run:
+            issues += self._render(result, now, report)
+            report.phase("render", mark)
         report.issues = tuple(sorted(set(issues) | set(result.issues)))
         return report
 
@@ -388,7 +467,7 @@ class SyncLoop:
             report.issues = tuple(sorted(set(issues)))
             return report
         local = next(s for s in snapshots if s.name == self.local.name)
-        result = merge_snapshots([local], self.settings, issues)
+        result = self._merge([local])
         report.result = result
         verdicts = {v.origin.record(): v for v in result.verdicts}
         stamp = timestamp(self.clock())

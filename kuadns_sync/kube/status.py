@@ -36,6 +36,7 @@ REASON_PROVIDER_ERROR = "ProviderError"
 REASON_NOT_SERVED = "NotServed"
 MSG_READY = "Provider ensured the dns record"
 MSG_REMOVED = "DNS records removed from provider"
+MSG_PROVIDER_FAILED = "The DNS provider failed to ensure the record: "
 # The top-level status fields this tool writes (and nothing else; other writers' fields are kept).
 _FIELDS = ("observedGeneration", "ownerID", "zoneID", "zoneDomainName", "domainOwners")
 
@@ -161,18 +162,29 @@ def domain_owners(record: AuthoritativeRecord, root_host: str) -> tuple[str, ...
 
 
 def source_status(
-    raw: RawObject, verdict: RecordVerdict, authoritative: Mapping[tuple[str, str], AuthoritativeRecord]
+    raw: RawObject,
+    verdict: RecordVerdict,
+    authoritative: Mapping[tuple[str, str], AuthoritativeRecord],
+    failed: Mapping[tuple[str, str], str] | None = None,
 ) -> DesiredStatus:
-    """Desired status of a source record on a primary, from the merge's verdict."""
+    """Desired status of a source record on a primary, from the merge's verdict.
+
+    `failed` maps authoritative records that could not be written to why: their sources are not
+    Ready (upstream's ProviderError message), whatever the merge thought of them.
+    """
     if objects.is_deleting(raw):
         return removed_status(raw)
+    ready, reason = verdict.ready, verdict.reason
     message = verdict.message or (MSG_READY if verdict.ready else verdict.reason)
-    conds = [Condition(objects.READY, verdict.ready, verdict.reason, message)]
-    fields: dict[str, Any] = {"observedGeneration": objects.generation(raw), "ownerID": objects.owner_id(raw)}
     auth = None
     if verdict.authoritative_record is not None:
-        auth = authoritative.get((objects.namespace(raw), verdict.authoritative_record))
-    if auth is not None and verdict.ready:
+        ident = (objects.namespace(raw), verdict.authoritative_record)
+        auth = authoritative.get(ident)
+        if failed and ident in failed:
+            ready, reason, message = False, REASON_PROVIDER_ERROR, MSG_PROVIDER_FAILED + failed[ident]
+    conds = [Condition(objects.READY, ready, reason, message)]
+    fields: dict[str, Any] = {"observedGeneration": objects.generation(raw), "ownerID": objects.owner_id(raw)}
+    if auth is not None and ready:
         root = str(objects.spec(raw).get("rootHost") or auth.root_host)
         fields.update(_zone_fields(auth.name, auth.root_host, domain_owners(auth, root)))
     else:
@@ -253,6 +265,7 @@ def primary_patches(
     result: MergeResult,
     primary_id: str,
     now: float,
+    failed: Mapping[tuple[str, str], str] | None = None,
 ) -> list[StatusPatch]:
     """Status patches a primary writes after a sync, for the records of the given (reachable) clusters.
 
@@ -275,7 +288,7 @@ def primary_patches(
             if snap.local:
                 if verdict is None:
                     continue
-                desired = source_status(raw, verdict, auths)
+                desired = source_status(raw, verdict, auths, failed)
                 if objects.is_delegating(raw) and not objects.is_deleting(raw):
                     extra = delegation_condition(verdict.reason)
                     if extra is not None:
@@ -288,7 +301,7 @@ def primary_patches(
                         continue
                     desired = removed_status(raw)
                 else:
-                    desired = source_status(raw, verdict, auths)
+                    desired = source_status(raw, verdict, auths, failed)
                 patch = patch_remote(snap.name, raw, desired, primary_id, stamp)
             if patch is not None:
                 patches.append(patch)

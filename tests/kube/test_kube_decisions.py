@@ -84,3 +84,33 @@ def test_a_zone_label_we_no_longer_want_is_removed() -> None:
 )
 def test_lease_decisions(state: LeaseState | None, now: float, expected: str) -> None:
     assert decide(state, "me", now, 30) == expected
+
+
+def source(**meta: Any) -> dict[str, Any]:
+    metadata = {"name": "api", "namespace": "dnstest", "uid": "u1", "generation": 1, **meta}
+    return {"metadata": metadata, "spec": {"rootHost": "api.k.example.com", "delegate": True}}
+
+
+def test_merge_fingerprint_ignores_our_own_writes_but_not_input_changes() -> None:
+    from kuadns_sync.kube.loop import fingerprint
+    from kuadns_sync.model import ClusterSnapshot
+
+    def key(*records: dict[str, Any], stale: float | None = None) -> object:
+        return fingerprint([ClusterSnapshot("east", records, stale_since=stale)])
+
+    base = key(source())
+    with_status = source()
+    with_status["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "ProviderSuccess"}],
+                             "remoteRecordStatuses": {"x": {}}}
+    with_status["metadata"]["resourceVersion"] = "99"
+    authoritative = source(name="authoritative-record-x", labels={"kuadrant.io/authoritative-record": "true"})
+    assert key(with_status) == base  # statuses we wrote
+    assert key(source(), authoritative) == base  # our own output
+    assert key(source(generation=2)) != base  # spec changed
+    assert key(source(labels={"team": "a"})) != base
+    assert key(source(deletionTimestamp="2027-01-01T00:00:00Z")) != base
+    assert key(source(), stale=5.0) != base
+    no_generation = source(generation=None)
+    changed = source(generation=None)
+    changed["spec"]["rootHost"] = "www.k.example.com"
+    assert key(no_generation) != key(changed)  # without a generation the spec itself counts

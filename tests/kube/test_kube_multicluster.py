@@ -142,3 +142,23 @@ def test_a_bad_record_gets_ready_false_with_a_clear_message_and_nothing_else_is_
     assert "not-an-ip" in ready["message"]
     assert set(clusters.authoritative("p1")) == {AUTH}
     assert len([e for e in endpoints_of(clusters, "p1").values() if e["recordType"] == "A"]) == 3
+
+
+def test_authoritative_record_that_cannot_be_written_makes_its_sources_not_ready(clusters: Fleet) -> None:
+    # Delegation needs the same namespace on the primaries (kuadrant-coredns.md §3.8 step 4).
+    other = dnsrecord("team-api", lb_endpoints(UID["s1"], "10.9.9.9", "GEO-EU", 100, True, "team.k.example.com"),
+                      root="team.k.example.com")
+    other["metadata"]["namespace"] = "team-a"
+    clusters.apply("s1", other)
+    reports = []
+    for _ in range(2):
+        clusters.loop("s1").sync_once()
+        reports.append(clusters.loop("p1").sync_once())
+    text = "\n".join(str(i) for i in reports[-1].issues)
+    assert "namespace team-a does not exist in cluster p1" in text
+    sub = clusters.get("s1", "team-api", "team-a")["status"]["remoteRecordStatuses"][UID["p1"]]
+    ready = sub["conditions"][0]
+    assert (ready["status"], ready["reason"]) == ("False", "ProviderError")
+    assert ready["message"].startswith("The DNS provider failed to ensure the record: ")
+    assert "zoneID" not in sub
+    assert set(clusters.authoritative("p1")) == {AUTH}  # everything else is written
