@@ -109,7 +109,7 @@ def apiserver(
     typer.echo(f"cluster {cluster_name}: serving {server.url} (kube-system uid {server.kube_system_uid})")
     typer.echo(f"kubeconfig: {kubeconfig}" + (f"; loaded {loaded} objects" if load else ""), err=False)
     try:
-        while not stop.wait(0.5):
+        while not stop.wait(0.2):
             pass
     finally:
         server.stop()

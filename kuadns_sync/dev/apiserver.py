@@ -279,9 +279,11 @@ def start_apiserver(
     history_limit: int = 200_000,
     seed: int | None = None,
     use_tls: bool = True,
+    clock: Callable[[], float] = time.time,
 ) -> ApiServer:
     """Start an emulated cluster in a background thread; its kubeconfig is written to
-    `kubeconfig_dir/<cluster_name>.kubeconfig` (a private temp dir when None). Raises ConfigError."""
+    `kubeconfig_dir/<cluster_name>.kubeconfig` (a private temp dir when None). `clock` stamps
+    creation/deletion times and ages; `seed` makes UIDs and generated names reproducible. Raises ConfigError."""
     path = Path(kubeconfig_dir) / f"{cluster_name}.kubeconfig" if kubeconfig_dir is not None else None
     return ApiServer(
         host=host,
@@ -294,4 +296,5 @@ def start_apiserver(
         history_limit=history_limit,
         seed=seed,
         use_tls=use_tls,
+        clock=clock,
     )

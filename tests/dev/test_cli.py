@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from kubernetes import client, config
 
-from tests.dev.helpers import GROUP, PLURAL, VERSION, dnsrecord
+from dev.helpers import GROUP, PLURAL, VERSION, dnsrecord
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from dev.helpers import GROUP, PLURAL, VERSION, dnsrecord, status_of
 from kuadns_sync.dev import ApiServer
-from tests.dev.helpers import GROUP, PLURAL, VERSION, dnsrecord, status_of
 
 
 def _create(custom: client.CustomObjectsApi, body: dict[str, Any], ns: str = "default") -> dict[str, Any]:

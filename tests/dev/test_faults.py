@@ -13,8 +13,8 @@ import urllib3
 import yaml
 from kubernetes import client, config, watch
 
+from dev.helpers import GROUP, PLURAL, VERSION, dnsrecord, status_of
 from kuadns_sync.dev import ApiServer
-from tests.dev.helpers import GROUP, PLURAL, VERSION, dnsrecord, status_of
 
 
 def test_a_wrong_or_missing_token_is_401(server: ApiServer, tmp_path: Path) -> None:

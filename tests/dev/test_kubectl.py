@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dev.helpers import dnsrecord
 from kuadns_sync.dev import ApiServer
-from tests.dev.helpers import dnsrecord
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
+from dev.helpers import GROUP, PLURAL, VERSION, dnsrecord, status_of
 from kuadns_sync.dev import ApiServer
 from kuadns_sync.dev.selectors import SelectorError, field_value, parse_field_selector, parse_label_selector
-from tests.dev.helpers import GROUP, PLURAL, VERSION, dnsrecord, status_of
 
 LABELS = {
     "a": {"kuadrant.io/coredns-zone-name": "k.example.com", "tier": "gold", "n": "3"},

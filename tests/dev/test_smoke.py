@@ -6,8 +6,8 @@ from pathlib import Path
 
 from kubernetes import client, config
 
+from dev.helpers import GROUP, PLURAL, VERSION, dnsrecord
 from kuadns_sync.dev import ApiServer, start_apiserver
-from tests.dev.helpers import GROUP, PLURAL, VERSION, dnsrecord
 
 
 def test_version_reports_every_field_the_strict_client_model_needs(api_client: client.ApiClient) -> None:

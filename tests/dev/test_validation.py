@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from dev.helpers import GROUP, PLURAL, VERSION, dnsrecord, status_of
 from kuadns_sync.dev import ApiServer, resources
-from tests.dev.helpers import GROUP, PLURAL, VERSION, dnsrecord, status_of
 
 
 def _reject(custom: client.CustomObjectsApi, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from kubernetes import client, watch
 
+from dev.helpers import GROUP, PLURAL, VERSION, dnsrecord
 from kuadns_sync.dev import ApiServer
-from tests.dev.helpers import GROUP, PLURAL, VERSION, dnsrecord
 
 
 def _events(
