@@ -100,7 +100,9 @@ def test_apply_creates_then_is_unchanged_then_configures(kubectl: Kubectl, serve
     assert ssa[1].strip() == "dnsrecord.kuadrant.io/ssa serverside-applied"
 
 
-def test_generators_send_protobuf_that_is_understood(kubectl: Kubectl, server: ApiServer) -> None:
+def test_generators_send_protobuf_and_apply_patches_secrets(
+    kubectl: Kubectl, server: ApiServer, tmp_path: Path
+) -> None:
     assert kubectl("create", "namespace", "dnstest")[0] == 0
     code, _, err = kubectl(
         "create",
@@ -118,6 +120,22 @@ def test_generators_send_protobuf_that_is_understood(kubectl: Kubectl, server: A
         secret is not None
         and secret["type"] == "kuadrant.io/coredns"
         and secret["data"] == {"ZONES": "ay5leGFtcGxlLmNvbQ=="}
+    )
+    kubeconfig_secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "west", "namespace": "dnstest", "labels": {"kuadrant.io/multicluster-kubeconfig": "true"}},
+        "stringData": {"kubeconfig": "apiVersion: v1"},
+    }
+    manifest = _manifest(tmp_path, kubeconfig_secret)
+    assert kubectl("apply", "-f", manifest)[1].strip() == "secret/west created"
+    kubeconfig_secret["metadata"]["labels"]["extra"] = "1"  # type: ignore[index]
+    assert kubectl("apply", "-f", _manifest(tmp_path, kubeconfig_secret))[0] == 0  # strategic merge patch
+    west = server.get_object("secrets", "west", "dnstest")
+    assert (
+        west is not None
+        and west["metadata"]["labels"]["extra"] == "1"
+        and west["data"] == {"kubeconfig": "YXBpVmVyc2lvbjogdjE="}
     )
     table = kubectl("get", "secrets", "-n", "dnstest")[1].split("\n")
     assert table[0].split() == ["NAME", "TYPE", "DATA", "AGE"] and table[1].split()[:3] == [
