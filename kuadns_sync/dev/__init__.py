@@ -16,7 +16,7 @@ Python API (one ApiServer = one emulated cluster; start several for several clus
         srv.resource_version    # newest resourceVersion
         srv.objects("dnsrecords", namespace=None)      # copies of stored objects (plural, kind or short name)
         srv.get_object("secrets", "name", "ns")        # one copy, or None
-        srv.create_object(obj); srv.load(objs)          # bypass HTTP (bulk fixtures): validated, namespaces
+        srv.create_object(obj) -> copy; srv.load(objs) -> count   # bypass HTTP: validated, namespaces
                                                         # auto-created, status kept
         srv.patch_object("dnsrecords", "n", {...}, "ns", subresource="status"); srv.delete_object(...)
         srv.write_count, srv.request_count              # authenticated POST/PUT/PATCH/DELETE; all requests

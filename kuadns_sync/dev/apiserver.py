@@ -224,16 +224,18 @@ class ApiServer:
 
     def create_object(self, obj: Json) -> Json:
         """Create one object (kind/apiVersion pick the type; missing namespaces are created; status kept for
-        types with a status subresource). Validation applies. Raises ApiError."""
-        return self.load([obj])[0]
-
-    def load(self, objects: Iterable[Json]) -> list[Json]:
-        """Create many objects at once (see create_object); much faster than HTTP for bulk fixtures."""
-        created = []
-        for obj in objects:
-            rt = self._type_of(obj)
-            created.append(clone(self.registry.seed(rt, clone(obj))))
+        types with a status subresource) and return a copy. Validation applies. Raises ApiError or KeyError."""
+        created: Json = clone(self.registry.seed(self._type_of(obj), obj))
         return created
+
+    def load(self, objects: Iterable[Json]) -> int:
+        """Create many objects like create_object (inputs are not modified); returns how many. Much faster than
+        HTTP for bulk fixtures. Raises ApiError or KeyError at the first bad object (earlier ones stay)."""
+        count = 0
+        for obj in objects:
+            self.registry.seed(self._type_of(obj), obj)
+            count += 1
+        return count
 
     def delete_object(self, resource: str, name: str, namespace: str = "default") -> None:
         """Delete one object as a DELETE request would (finalizers respected). Raises ApiError."""
