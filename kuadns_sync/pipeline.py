@@ -7,8 +7,10 @@ through manifests and bundle. `build_bundle` is pure (files as bytes); `write_bu
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,23 @@ from kuadns_sync.manifests import read_records_dir
 from kuadns_sync.model import ClusterSnapshot, Issue, MergeResult, Settings
 from kuadns_sync.render import SERIAL_PLACEHOLDER, render_variants
 from kuadns_sync.variants import resolve_zone
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector around a pure stage.
+
+    The stages allocate hundreds of thousands of small immutable objects without reference cycles; the
+    collector's repeated full scans of them cost more than the work itself (measured: resolve 3.5 s -> 1.6 s
+    CPU for 10k records). Reference counting still frees everything; collection resumes afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +98,11 @@ def authoritative_files(result: MergeResult) -> dict[str, bytes]:
 
 def build_bundle(result: MergeResult, settings: Settings, previous: Bundle | None, now: float) -> BuiltBundle:
     """Compute every file of the bundle for `result`; serials follow `previous` (unchanged content keeps it)."""
+    with paused_gc():
+        return _build_bundle(result, settings, previous, now)
+
+
+def _build_bundle(result: MergeResult, settings: Settings, previous: Bundle | None, now: float) -> BuiltBundle:
     files: dict[str, bytes] = {}
     zones_meta: dict[str, dict[str, object]] = {}
     serials: dict[str, int] = {}
@@ -162,7 +186,8 @@ def write_bundle(
 
 def collect_offline(records: Path, settings: Settings) -> tuple[list[ClusterSnapshot], list[Issue]]:
     """Read a manifests directory into cluster snapshots (offline source)."""
-    return read_records_dir(records, settings)
+    with paused_gc():
+        return read_records_dir(records, settings)
 
 
 def merge_snapshots(
@@ -171,7 +196,8 @@ def merge_snapshots(
     """Run the merge and add the source-level issues to its report."""
     from kuadns_sync.merge import merge
 
-    result = merge(snapshots, settings)
+    with paused_gc():
+        result = merge(snapshots, settings)
     if not source_issues:
         return result
     return MergeResult(

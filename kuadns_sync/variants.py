@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import cast
 
 from kuadns_sync.bundle import RoutingMember
 from kuadns_sync.geocodes import continent_of
@@ -320,30 +321,35 @@ def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
             entries.append((key, name, rtype, _plain_rrset(name, rtype, members, settings)))
     entries.sort(key=lambda entry: entry[0])
 
+    # The plain RRsets are the same in every variant: lay them out once, then fill in the routing sets.
+    layout: list[RRset | None] = [entry if isinstance(entry, RRset) else None for _, _, _, entry in entries]
+    groups_at = [
+        (i, name, rtype, entry) for i, (_, name, rtype, entry) in enumerate(entries) if isinstance(entry, _RoutingGroup)
+    ]
     records: dict[str, tuple[RRset, ...]] = {}
     routing: dict[str, dict[str, dict[str, tuple[RoutingMember, ...]]]] = {}
     # Variants mostly resolve a group the same way: share the RRset object (render formats it once).
     resolved: dict[tuple[int, bool, tuple[int, ...]], tuple[RRset, tuple[RoutingMember, ...]]] = {}
     for variant in variants:
-        rrsets: list[RRset] = []
+        rrsets = layout.copy()
         weighted: dict[str, dict[str, tuple[RoutingMember, ...]]] = {}
-        for _, name, rtype, entry in entries:
-            if isinstance(entry, RRset):
-                rrsets.append(entry)
-                continue
-            indices, equal = keep_positions(entry.by_geo, len(entry.members), variant, settings.geo_fallback)
+        absent = False
+        for i, name, rtype, group in groups_at:
+            indices, equal = keep_positions(group.by_geo, len(group.members), variant, settings.geo_fallback)
             if not indices:
-                continue  # fallback `nodata`: the name/type is absent in this variant
-            memo_key = (id(entry), equal, indices)
+                absent = True  # fallback `nodata`: the name/type is absent in this variant
+                continue
+            memo_key = (i, equal, indices)
             if memo_key not in resolved:
-                source = entry.equal if equal else entry.weighted
-                routed = tuple(sorted((source[i] for i in indices), key=lambda m: m.set))
+                source = group.equal if equal else group.weighted
+                routed = tuple(sorted((source[j] for j in indices), key=lambda m: m.set))
                 resolved[memo_key] = (_routed_rrset(name, rtype, routed), routed)
             rrset, routed = resolved[memo_key]
-            rrsets.append(rrset)
+            rrsets[i] = rrset
             if len(routed) > 1:
                 weighted.setdefault(name, {})[rtype] = routed
-        records[variant.name] = tuple(rrsets)
+        filled = [r for r in rrsets if r is not None] if absent else cast(list[RRset], rrsets)
+        records[variant.name] = tuple(filled)
         routing[variant.name] = weighted
     return ResolvedZone(
         name=zone,
