@@ -31,12 +31,19 @@ import dns.rdatatype
 LOCALHOST = "127.0.0.1"
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 10.0
+PORT_RETRIES = 3
+# How the daemons say their port is taken (BIND: "unable to listen on any configured interfaces").
+PORT_TAKEN_MARKERS = ("in use", "unable to listen", "could not bind", "cannot bind")
 # BIND looks for MaxMind databases under these fixed names inside geoip-directory (named binary strings).
 BIND_CITY_DB = "GeoIP2-City.mmdb"
 
 
 class PeerError(Exception):
     """A peer server could not be configured, started or stopped; the message names it and its log."""
+
+
+class _PortTaken(Exception):
+    """The daemon exited because its port was in use."""
 
 
 def free_port() -> int:
@@ -179,15 +186,30 @@ class Peer:
         return soa_serial(self.port, self.zone, timeout)
 
     def start(self, timeout: float = START_TIMEOUT) -> Peer:
-        """Write the configuration, run the daemon, wait until it answers SOA. Raises PeerError."""
+        """Write the configuration, run the daemon, wait until it answers SOA. Raises PeerError.
+
+        With an automatic port, a daemon that exits because the port was taken in the meantime
+        (free_port can only check, not reserve) is retried on another port, up to PORT_RETRIES times.
+        """
         if self.process is not None:
             raise PeerError(f"{self.name}: already started")
-        if self.port == 0:
-            self.port = free_port()
+        auto_port = self.port == 0
+        for attempt in range(PORT_RETRIES + 1):
+            if auto_port:
+                self.port = free_port()
+            try:
+                return self._start_once(timeout)
+            except _PortTaken as exc:
+                if not auto_port or attempt == PORT_RETRIES:
+                    raise PeerError(str(exc)) from None
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> Peer:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"kuadns-{self.name}-"))
         self.write_config()
         cmd = self.command()
         if shutil.which(cmd[0]) is None and not Path(cmd[0]).exists():
+            self._cleanup()
             raise PeerError(f"{self.name}: {cmd[0]} is not installed (scripts/setup installs it)")
         started = time.monotonic()
         with open(self.log_path, "wb") as log:
@@ -205,7 +227,10 @@ class Peer:
                 code = self.process.returncode
                 tail = self.log_tail()
                 self._cleanup()
-                raise PeerError(f"{self.name}: exited with status {code} while starting:\n{tail}")
+                message = f"{self.name}: exited with status {code} while starting on port {self.port}:\n{tail}"
+                if any(marker in tail.lower() for marker in PORT_TAKEN_MARKERS):
+                    raise _PortTaken(message)
+                raise PeerError(message)
             if self.serial(timeout=0.05) is not None:
                 break
             if time.monotonic() > deadline:
