@@ -45,6 +45,8 @@ _SOA_TAIL = struct.Struct("!IIIII")
 _COMPRESSIBLE = frozenset({TYPE_CNAME, TYPE_NS, dns.rdatatype.PTR, dns.rdatatype.MX, TYPE_SOA})
 
 Labels = tuple[bytes, ...]
+Records = dict[tuple[bytes, int], tuple[int, list[dns.rdata.Rdata]]]
+"""(owner key, type) -> (TTL, rdatas): the records of one zone text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +139,7 @@ class ZoneTable:
     soa_ttl: int
     soa_rdata: dns.rdata.Rdata
     negative_ttl: int
-    transfer_zone: dns.zone.Zone = field(repr=False)
+    transfer_data: Records = field(repr=False)  # the default variant's zone file, for AXFR
     _nxdomain: dict[int, Flat] = field(default_factory=dict, repr=False)
     _transfer: list[bytes] | None = field(default=None, repr=False)
 
@@ -170,13 +172,12 @@ class ZoneTable:
             encoder = Encoder(self.labels, 12)
             soa = encoder.rr(self.labels, TYPE_SOA, self.soa_ttl, self.soa_rdata)
             records = [soa]
-            for name, rdataset in sorted(
-                self.transfer_zone.iterate_rdatasets(), key=lambda item: (_sort_key(item[0]), item[1].rdtype)
+            for (key, rdtype), (ttl, rdatas) in sorted(
+                self.transfer_data.items(), key=lambda item: (tuple(reversed(_key_labels(item[0][0]))), item[0][1])
             ):
-                if rdataset.rdtype == TYPE_SOA:
-                    continue
-                labels = _labels(name)
-                records.extend(encoder.rr(labels, rdataset.rdtype, rdataset.ttl, rd) for rd in rdataset)
+                if rdtype != TYPE_SOA:
+                    labels = _key_labels(key)
+                    records.extend(encoder.rr(labels, rdtype, ttl, rd) for rd in rdatas)
             records.append(soa)
             self._transfer = records
         return self._transfer
@@ -213,9 +214,11 @@ class Encoder:
     (the question starts at 12), so pointers into it are valid whatever the client's case (0x20).
     """
 
-    __slots__ = ("_offsets",)
+    __slots__ = ("_offsets", "_names", "_rdatas")
 
     def __init__(self, labels: Labels | None, base: int = 12) -> None:
+        self._names: dict[Labels, bytes] = {}
+        self._rdatas: dict[int, tuple[dns.rdata.Rdata, bytes]] = {}  # by id(rdata): compile-time objects
         self._offsets: dict[Labels, int] = {}
         if labels is not None:
             offset = base
@@ -225,15 +228,28 @@ class Encoder:
 
     def name(self, labels: Labels) -> bytes:
         """Wire form of `labels`, ending in a pointer when a suffix is in the question."""
-        offsets = self._offsets
-        for i in range(len(labels) - 1):
-            offset = offsets.get(labels[i:])
-            if offset is not None:
-                return encode_name(labels[:i]) + _POINTER.pack(0xC000 | offset)
-        return encode_name(labels)
+        wire = self._names.get(labels)
+        if wire is None:
+            wire = encode_name(labels)
+            offsets = self._offsets
+            for i in range(len(labels) - 1):
+                offset = offsets.get(labels[i:])
+                if offset is not None:
+                    wire = encode_name(labels[:i]) + _POINTER.pack(0xC000 | offset)
+                    break
+            self._names[labels] = wire
+        return wire
 
     def rdata(self, rdtype: int, rdata: dns.rdata.Rdata) -> bytes:
         """Wire form of one rdata, names compressed where RFC 3597 §4 allows."""
+        cached = self._rdatas.get(id(rdata))
+        if cached is not None and cached[0] is rdata:
+            return cached[1]
+        wire = self._rdata(rdtype, rdata)
+        self._rdatas[id(rdata)] = (rdata, wire)  # the rdata is kept alive, so its id stays unique
+        return wire
+
+    def _rdata(self, rdtype: int, rdata: dns.rdata.Rdata) -> bytes:
         if rdtype in _COMPRESSIBLE:
             if rdtype == TYPE_SOA:
                 r = rdata
@@ -256,8 +272,16 @@ class Encoder:
         return owner_wire + _RR_FIXED.pack(rdtype, CLASS_IN, ttl, len(rd)) + rd
 
 
+_LABELS: dict[dns.name.Name, Labels] = {}
+
+
 def _labels(name: dns.name.Name) -> Labels:
-    return tuple(label.lower() for label in name.labels)
+    labels = _LABELS.get(name)
+    if labels is None:
+        if len(_LABELS) > 100000:
+            _LABELS.clear()
+        labels = _LABELS[name] = tuple(label.lower() for label in name.labels)
+    return labels
 
 
 def _sort_key(name: dns.name.Name) -> tuple[bytes, ...]:
@@ -286,32 +310,241 @@ class _Slot:
 _VariantData = dict[bytes, dict[int, _Slot]]
 
 
-def _parse_variant(zone: ZoneBundle, variant: str, origin: dns.name.Name) -> tuple[dns.zone.Zone, _VariantData]:
-    where = f"zones/{zone.name}/{variant}.zone"
-    try:
-        parsed = dns.zone.from_text(zone.zone_texts[variant], origin=origin, relativize=False, check_origin=True)
-    except (dns.exception.DNSException, KeyError, ValueError) as exc:
-        raise BundleError(f"{where}: not a valid zone: {exc}") from exc
-    data: _VariantData = {}
-    for name, rdataset in parsed.iterate_rdatasets():
-        if rdataset.rdclass != dns.rdataclass.IN:
-            continue
-        key = encode_name(_labels(name))
-        data.setdefault(key, {})[rdataset.rdtype] = _Slot((_Member(rdataset.ttl, tuple(rdataset)),), False)
-    routing = zone.routing.get(variant, {})
-    for owner, types in routing.items():
+class _VariantParser:
+    """Parses the variants of one zone. Variants differ in a few lines, so a variant whose differing
+    lines are self-contained is built from the default's records plus/minus just those lines."""
+
+    def __init__(self, zone: ZoneBundle, origin: dns.name.Name) -> None:
+        self.zone = zone
+        self.origin = origin
+        self.reader = _ZoneReader(origin)
+        self.default_records: Records = {}
+        self._default_lines: list[str] | None = None
+
+    def variant(self, variant: str) -> _VariantData:
+        """The records of one variant (the default first), routing sets applied."""
+        where = f"zones/{self.zone.name}/{variant}.zone"
+        text = self.zone.zone_texts[variant]
+        lines = text.splitlines()
+        records = None
+        if self._default_lines is None:
+            self._default_lines = lines
+            self.default_records = records = self.reader.read(text, where, check_origin=True)
+        else:
+            records = self._from_default(lines, where)
+            if records is None:
+                records = self.reader.read(text, where, check_origin=True)
+        data: _VariantData = {}
+        for (key, rdtype), (ttl, rdatas) in records.items():
+            data.setdefault(key, {})[rdtype] = _Slot((_Member(ttl, tuple(rdatas)),), False)
+        self._apply_routing(variant, data)
+        return data
+
+    def _from_default(self, lines: list[str], where: str) -> Records | None:
+        assert self._default_lines is not None
+        header = _directives(self._default_lines)
+        if header is None or _directives(lines) != header:
+            return None
+        mine, theirs = set(lines), set(self._default_lines)
+        added, removed = sorted(mine - theirs), sorted(theirs - mine)
+        if not all(_self_contained(line) for line in added + removed):
+            return None  # context-dependent lines (continuations, parentheses, $ directives): read it all
+        records = {k: (ttl, list(rdatas)) for k, (ttl, rdatas) in self.default_records.items()}
+        prefix = "\n".join(header) + "\n"
+        for (key, rdtype), (_, rdatas) in self.reader.read(prefix + "\n".join(removed), where).items():
+            ttl, current = records.get((key, rdtype), (0, []))
+            kept = [rd for rd in current if rd not in rdatas]
+            if kept:
+                records[(key, rdtype)] = (ttl, kept)
+            else:
+                records.pop((key, rdtype), None)
+        for (key, rdtype), (ttl, rdatas) in self.reader.read(prefix + "\n".join(added), where).items():
+            _, current = records.get((key, rdtype), (ttl, []))
+            records[(key, rdtype)] = (ttl, current + [rd for rd in rdatas if rd not in current])
+        _check_origin(records, self.reader.apex, where)
+        return records
+
+    def _apply_routing(self, variant: str, data: _VariantData) -> None:
+        zone = self.zone
+        for owner, types in zone.routing.get(variant, {}).items():
+            try:
+                name = dns.name.from_text(owner.rstrip(".") + ".")
+            except dns.exception.DNSException as exc:
+                raise BundleError(f"zones/{zone.name}/routing.json: {variant}: bad name {owner!r}: {exc}") from exc
+            if not name.is_subdomain(self.origin):
+                raise BundleError(f"zones/{zone.name}/routing.json: {variant}: {owner} is outside the zone")
+            key = encode_name(_labels(name))
+            for type_text, members in types.items():
+                data.setdefault(key, {})[_rdtype(type_text, zone, variant)] = self._routed_slot(
+                    members, type_text, f"zones/{zone.name}/routing.json: {variant} {owner} {type_text}"
+                )
+
+    def _routed_slot(self, members: Iterable[RoutingMember], type_text: str, where: str) -> _Slot:
+        rdtype = int(dns.rdatatype.from_text(type_text))
+        out = []
+        for member in members:
+            if member.weight < 0 or not member.rdata:
+                raise BundleError(f"{where}: member {member.set!r} has a negative weight or no rdata")
+            rdatas = [self.reader.rdata(rdtype, text, f"{where}: member {member.set!r}") for text in member.rdata]
+            out.append(_Member(member.ttl, tuple(rdatas), member.weight, member.set))
+        if not out:
+            raise BundleError(f"{where}: empty routing set")
+        return _Slot(tuple(out), True)
+
+
+class _ZoneReader:
+    """Reads zone texts into Records. The rendered layout (`owner ttl IN TYPE rdata`, one record a line,
+    parenthesised SOA) is read directly, each distinct rdata text parsed once by dnspython; anything
+    else falls back to dnspython's full master-file parser. Raises BundleError naming the file."""
+
+    def __init__(self, origin: dns.name.Name) -> None:
+        self.origin = origin
+        self.apex = encode_name(_labels(origin))
+        self.suffix = origin.to_text().lower()  # "k.example.com."
+        self._rdatas: dict[tuple[int, str], dns.rdata.Rdata] = {}
+        self._types: dict[str, int] = {}
+
+    def read(self, text: str, where: str, check_origin: bool = False) -> Records:
+        """The records of `text`; with check_origin, SOA and NS must be at the apex."""
+        records = self._fast(text, where)
+        if records is None:
+            records = self._slow(text, where)
+        if check_origin:
+            _check_origin(records, self.apex, where)
+        return records
+
+    def rdata(self, rdtype: int, text: str, where: str) -> dns.rdata.Rdata:
+        """One rdata from presentation text (names absolute or relative to the origin)."""
+        rdata = self._rdatas.get((rdtype, text))
+        if rdata is None:
+            kind = dns.rdatatype.RdataType(rdtype)
+            try:
+                rdata = dns.rdata.from_text(dns.rdataclass.IN, kind, text, origin=self.origin, relativize=False)
+            except (dns.exception.DNSException, ValueError) as exc:
+                raise BundleError(f"{where}: bad {dns.rdatatype.to_text(kind)} rdata {text!r}: {exc}") from exc
+            self._rdatas[(rdtype, text)] = rdata
+        return rdata
+
+    def _slow(self, text: str, where: str) -> Records:
         try:
-            name = dns.name.from_text(owner.rstrip(".") + ".")
-        except dns.exception.DNSException as exc:
-            raise BundleError(f"zones/{zone.name}/routing.json: {variant}: bad name {owner!r}: {exc}") from exc
-        if not name.is_subdomain(origin):
-            raise BundleError(f"zones/{zone.name}/routing.json: {variant}: {owner} is outside the zone")
-        key = encode_name(_labels(name))
-        for type_text, members in types.items():
-            data.setdefault(key, {})[_rdtype(type_text, zone, variant)] = _routed_slot(
-                members, type_text, origin, f"zones/{zone.name}/routing.json: {variant} {owner} {type_text}"
-            )
-    return parsed, data
+            zone = dns.zone.from_text(text, origin=self.origin, relativize=False, check_origin=False)
+        except (dns.exception.DNSException, KeyError, ValueError) as exc:
+            raise BundleError(f"{where}: not a valid zone: {exc}") from exc
+        out: Records = {}
+        for name, rdataset in zone.iterate_rdatasets():
+            if rdataset.rdclass == dns.rdataclass.IN:
+                out[(encode_name(_labels(name)), int(rdataset.rdtype))] = (rdataset.ttl, list(rdataset))
+        return out
+
+    def _key(self, owner: str) -> bytes | None:
+        if owner == "@":
+            return self.apex
+        name = owner.lower()
+        if name.endswith("."):
+            if not (name == self.suffix or name.endswith("." + self.suffix)):
+                return None
+        else:
+            name = f"{name}.{self.suffix}"
+        if "\\" in name or not name.isascii() or len(name) > 254:
+            return None
+        labels = name[:-1].split(".")
+        if any(not label or len(label) > 63 for label in labels):
+            return None
+        return encode_name(tuple(label.encode() for label in labels) + (b"",))
+
+    def _fast(self, text: str, where: str) -> Records | None:
+        out: Records = {}
+        pending: list[str] = []
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = _strip_comment(raw)
+            if line is None:
+                return None
+            if pending or "(" in line:
+                pending.append(line)
+                if ")" not in line:
+                    continue
+                line = " ".join(pending).replace("(", " ").replace(")", " ")
+                pending = []
+            if not line.strip():
+                continue
+            if line.startswith("$"):
+                parts = line.split()
+                if parts[0] == "$TTL" and len(parts) == 2 and parts[1].isdigit():
+                    continue
+                if parts[0] == "$ORIGIN" and len(parts) == 2 and parts[1].lower() == self.suffix:
+                    continue
+                return None
+            if line[0].isspace():
+                return None  # the owner of the previous line: leave that to dnspython
+            parts = line.split(None, 4)
+            if len(parts) != 5 or not parts[1].isdigit() or parts[2].upper() != "IN" or '"' in parts[0]:
+                return None
+            key = self._key(parts[0])
+            rdtype = self._types.get(parts[3])
+            if rdtype is None:
+                try:
+                    rdtype = self._types[parts[3]] = int(dns.rdatatype.from_text(parts[3]))
+                except dns.exception.DNSException:
+                    return None
+            if key is None:
+                return None
+            rdata = self.rdata(rdtype, parts[4].strip(), f"{where}:{number}")
+            ttl = int(parts[1])
+            current = out.get((key, rdtype))
+            if current is None:
+                out[(key, rdtype)] = (ttl, [rdata])
+            elif rdata not in current[1]:
+                current[1].append(rdata)
+                out[(key, rdtype)] = (min(ttl, current[0]), current[1])  # one TTL per RRset (RFC 2181 §5.2)
+        return None if pending else out
+
+
+def _strip_comment(line: str) -> str | None:
+    """`line` without its comment; None if the quoting is too unusual for the fast reader."""
+    if '"' not in line:
+        return line.split(";", 1)[0].rstrip()
+    quoted = False
+    escaped = False
+    for i, char in enumerate(line):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == ";" and not quoted:
+            return line[:i].rstrip()
+        elif char in "()" and quoted:
+            return None
+    return None if quoted else line.rstrip()
+
+
+def _check_origin(records: Records, apex: bytes, where: str) -> None:
+    for rdtype, label in ((TYPE_SOA, "SOA"), (TYPE_NS, "NS")):
+        if (apex, rdtype) not in records:
+            raise BundleError(f"{where}: not a valid zone: no {label} RRset at the zone apex")
+
+
+def _directives(lines: list[str]) -> list[str] | None:
+    """The leading `$` lines of a zone text; None if a `$` line appears after the first record."""
+    header = []
+    seen_record = False
+    for line in lines:
+        if line.startswith("$"):
+            if seen_record:
+                return None
+            header.append(line)
+        elif line.strip() and not line.lstrip().startswith(";"):
+            seen_record = True
+    return header
+
+
+def _self_contained(line: str) -> bool:
+    """A line that means the same wherever it stands: a full record (or a comment/blank line)."""
+    stripped = line.strip()
+    if not stripped or stripped.startswith(";"):
+        return True
+    return not line[0].isspace() and not line.startswith("$") and "(" not in line and ")" not in line
 
 
 def _rdtype(text: str, zone: ZoneBundle, variant: str) -> int:
@@ -319,25 +552,6 @@ def _rdtype(text: str, zone: ZoneBundle, variant: str) -> int:
         return int(dns.rdatatype.from_text(text))
     except dns.exception.DNSException as exc:
         raise BundleError(f"zones/{zone.name}/routing.json: {variant}: unknown type {text!r}") from exc
-
-
-def _routed_slot(members: Iterable[RoutingMember], type_text: str, origin: dns.name.Name, where: str) -> _Slot:
-    rdtype = dns.rdatatype.from_text(type_text)
-    out = []
-    for member in members:
-        if member.weight < 0 or not member.rdata:
-            raise BundleError(f"{where}: member {member.set!r} has a negative weight or no rdata")
-        try:
-            rdatas = tuple(
-                dns.rdata.from_text(dns.rdataclass.IN, rdtype, text, origin=origin, relativize=False)
-                for text in member.rdata
-            )
-        except (dns.exception.DNSException, ValueError) as exc:
-            raise BundleError(f"{where}: member {member.set!r}: bad rdata: {exc}") from exc
-        out.append(_Member(member.ttl, rdatas, member.weight, member.set))
-    if not out:
-        raise BundleError(f"{where}: empty routing set")
-    return _Slot(tuple(out), True)
 
 
 # --- compiling one zone ---------------------------------------------------------------------------
@@ -356,14 +570,14 @@ class _ZoneCompiler:
         self.served = served
         if not zone.variants or zone.variants[0] != "default":
             raise BundleError(f"zones/{zone.name}: variants must start with 'default'")
-        parsed = [_parse_variant(zone, v, self.origin) for v in zone.variants]
-        self.data: list[_VariantData] = [d for _, d in parsed]
+        parser = _VariantParser(zone, self.origin)
+        self.data: list[_VariantData] = [parser.variant(v) for v in zone.variants]
         self.soas: list[tuple[int, dns.rdata.Rdata]] = []
-        for variant, (z, _) in zip(zone.variants, parsed, strict=True):
-            rdataset = z.get_rdataset(self.origin, dns.rdatatype.SOA)
-            if rdataset is None:
+        for variant, data in zip(zone.variants, self.data, strict=True):
+            slot = data.get(self.apex, {}).get(TYPE_SOA)
+            if slot is None or slot.routed:
                 raise BundleError(f"zones/{zone.name}/{variant}.zone: no SOA at the apex")
-            self.soas.append((rdataset.ttl, rdataset[0]))
+            self.soas.append((slot.members[0].ttl, slot.members[0].rdatas[0]))
         soa_ttl, soa = self.soas[0]
         negative_ttl = min(soa_ttl, soa.minimum)  # type: ignore[attr-defined]  # RFC 2308 §5
         self.table = ZoneTable(
@@ -378,7 +592,7 @@ class _ZoneCompiler:
             soa_ttl=soa_ttl,
             soa_rdata=soa,
             negative_ttl=negative_ttl,
-            transfer_zone=parsed[0][0],
+            transfer_data=parser.default_records,
         )
         self.union: set[bytes] = set()
         self.types: set[int] = set()
@@ -392,6 +606,19 @@ class _ZoneCompiler:
         self.cuts = {
             key for key in self.union if key != self.apex and any(TYPE_NS in d.get(key, {}) for d in self.data)
         }
+        # Names whose records are the same in every variant: an answer that only looks at such names
+        # is computed once (most names; only routing sets with geo codes differ between variants).
+        first = self.data[0]
+        self.same_everywhere = len(self.data) == 1 or all(soa == self.soas[0] for soa in self.soas)
+        self.invariant = {key for key in self.union if all(d.get(key) == first.get(key) for d in self.data[1:])}
+        self._touched: list[bytes] | None = None
+        self._last_touched: list[bytes] = []
+
+    def slots(self, v: int, key: bytes) -> dict[int, _Slot] | None:
+        """The records at `key` in variant v (remembered, to know which names an answer depends on)."""
+        if self._touched is not None:
+            self._touched.append(key)
+        return self.data[v].get(key)
 
     # -- helpers
 
@@ -420,7 +647,7 @@ class _ZoneCompiler:
         parts: list[bytes] = []
         for target in targets:
             labels = _labels(target)
-            slots = self.data[v].get(encode_name(labels), {})
+            slots = self.slots(v, encode_name(labels)) or {}
             for rdtype in (TYPE_A, TYPE_AAAA):
                 slot = slots.get(rdtype)
                 if slot is not None and not slot.routed:
@@ -432,8 +659,7 @@ class _ZoneCompiler:
 
     def resolve(self, v: int, key: bytes, qtype: int | None, enc: Encoder, hops: int, owner: bytes | None) -> Node:
         """The answer tree for `qtype` (None: a type present nowhere in the zone) at `key` in variant v."""
-        data = self.data[v]
-        slots = data.get(key)
+        slots = self.slots(v, key)
         if slots is None:
             if key in self.union:
                 return self._soa_leaf(v, NOERROR, enc)  # exists in another variant or an empty non-terminal
@@ -441,7 +667,7 @@ class _ZoneCompiler:
             wildcard = b"\x01*" + encloser
             if wildcard not in self.union or self.below_cut(encloser, include_self=True):
                 return self._soa_leaf(v, NXDOMAIN, enc)
-            slots = data.get(wildcard)
+            slots = self.slots(v, wildcard)
             if slots is None:
                 return self._soa_leaf(v, NOERROR, enc)
         if owner is None:
@@ -498,7 +724,7 @@ class _ZoneCompiler:
 
     def referral(self, v: int, key: bytes, enc: Encoder) -> Node:
         """Referral for a delegation point: AA=0, NS in authority, glue in additional (RFC 1034 §4.3.2)."""
-        slot = self.data[v].get(key, {}).get(TYPE_NS)
+        slot = (self.slots(v, key) or {}).get(TYPE_NS)
         if slot is None:
             for data in self.data:  # the cut exists in another variant
                 slot = data.get(key, {}).get(TYPE_NS)
@@ -514,8 +740,13 @@ class _ZoneCompiler:
     # -- combining variants
 
     def entry(self, build: Callable[[int], Node]) -> Entry:
-        replies = [_finish(build(v)) for v in range(len(self.data))]
-        first = replies[0]
+        self._touched = []
+        first = _finish(build(0))
+        touched, self._touched = self._touched, None
+        self._last_touched = touched
+        if len(self.data) == 1 or (self.same_everywhere and all(k in self.invariant for k in touched)):
+            return first
+        replies = [first] + [_finish(build(v)) for v in range(1, len(self.data))]
         if all(r == first for r in replies):
             return first
         interned: dict[Reply, Reply] = {}
@@ -529,15 +760,20 @@ class _ZoneCompiler:
         qtypes = set(present)
         if TYPE_CNAME in present:
             qtypes |= self.types  # the chain's end depends on the type asked for
+        default = self.entry(lambda v: self.resolve(v, source, None, enc, 0, owner))
+        # A type that occurs at no name the chain visits answers exactly like "any other type".
+        visited = set(self._last_touched)
         by_type: dict[int, Entry] = {}
         for qt in sorted(qtypes):
+            if qt not in present and not any(qt in (d.get(k) or {}) for k in visited for d in self.data):
+                by_type[qt] = default
+                continue
             by_type[qt] = self.entry(lambda v, qt=qt: self.resolve(v, source, qt, enc, 0, owner))  # type: ignore[misc]
-        default = self.entry(lambda v: self.resolve(v, source, None, enc, 0, owner))
         return Answers(by_type, default, self.entry(lambda v: self._any(v, source, enc, owner)))
 
     def _any(self, v: int, key: bytes, enc: Encoder, owner: bytes | None) -> Node:
         # RFC 8482 §4.2: answer ANY with one RRset of the name (the CNAME if there is one).
-        slots = self.data[v].get(key)
+        slots = self.slots(v, key)
         if not slots:
             return self.resolve(v, key, None, enc, 0, owner)
         qtype = TYPE_CNAME if TYPE_CNAME in slots else min(slots)
