@@ -276,6 +276,9 @@ class SyncLoop:
         self._reads: dict[str, ClusterRead] = {}
         self._remotes: list[Cluster] = []
         self._memo: tuple[Hashable, MergeResult] | None = None
+        # (cluster, namespace, name) -> resourceVersion at which the object matched the memoised result
+        self._settled: dict[tuple[str, str, str], str] = {}
+        self._failed: dict[tuple[str, str], str] = {}
         # (result rendered, generation written, serials, render issues) of the last render.
         self._rendered: tuple[MergeResult, Path, dict[str, int], tuple[Issue, ...]] | None = None
 
@@ -376,6 +379,7 @@ class SyncLoop:
         result = merge_snapshots(snapshots, self.settings)
         self._memo = (key, result)
         self._rendered = None
+        self._settled.clear()
         return result
 
     def _render(self, result: MergeResult, now: float, report: SyncReport) -> list[Issue]:
@@ -396,6 +400,29 @@ class SyncLoop:
         report.serials = dict(built.serials)
         self._rendered = (result, report.bundle, dict(built.serials), tuple(built.issues))
         return list(built.issues)
+
+    def _is_settled(self, cluster: str, raw: RawObject) -> bool:
+        return self._settled.get((cluster, *objects.key(raw))) == objects.resource_version(raw)
+
+    def _settle(
+        self,
+        pending: Sequence[ClusterSnapshot],
+        written: Sequence[RawObject],
+        patches: Sequence[StatusPatch],
+        report: SyncReport,
+    ) -> None:
+        # Remember what matches the (memoised) merge result at which resourceVersion, so that the
+        # next pass compares only objects somebody changed. Cleared whenever the result changes.
+        patched = {(p.cluster, p.namespace, p.name) for p in patches}
+        evaluated = [(s.name, r) for s in pending for r in s.records]
+        # An authoritative object whose write failed must be compared (and retried) next time.
+        evaluated += [(self.local.name, r) for r in written if objects.key(r) not in self._failed]
+        for cluster, raw in evaluated:
+            ident = (cluster, *objects.key(raw))
+            if ident not in patched:
+                self._settled[ident] = objects.resource_version(raw)
+        for ident, version in report.writes.versions.items():
+            self._settled[ident] = version
 
     def _sync_primary(self) -> SyncReport:
         issues: list[Issue] = []
@@ -418,7 +445,11 @@ class SyncLoop:
         report.authoritative = len(result.authoritative)
         current = [r for r in local.records if objects.is_authoritative(r)]
         report.current = tuple(current)
-        actions = plan_writes(result.authoritative, current)
+        known = {
+            objects.key(r) for r in current
+            if self._settled.get((self.local.name, *objects.key(r))) == objects.resource_version(r)
+        }
+        actions = plan_writes(result.authoritative, current, known)
         report.actions = tuple(actions)
         plan = safety_plan(actions, current, result)
         report.plan = plan
@@ -442,16 +473,23 @@ class SyncLoop:
             for i in report.writes.issues
             if i.origin is not None and i.origin.cluster == self.local.name
         }
+        if failed or self._failed:
+            self._settled.clear()  # which sources are Ready depends on which writes failed
+        self._failed = failed
+        pending = [replace(s, records=tuple(r for r in s.records if not self._is_settled(s.name, r))) for s in fresh]
+        written = report.writes.objects if report.leader else current
+        written = [r for r in written if not self._is_settled(self.local.name, r)]
         patches: list[StatusPatch] = []
         # Statuses describe what is in the local cluster: without it, there is nothing true to say.
         if primary_id is not None and writable:
-            patches += primary_patches(fresh, result, primary_id, now, failed)
+            patches += primary_patches(pending, result, primary_id, now, failed)
         if writable:
-            written = report.writes.objects if report.leader else current
             patches += authoritative_patches(self.local.name, written, result, now)
         report.status_patches = tuple(patches)
         if report.leader:
             self._write_status(patches, report.writes)
+        if writable and (report.leader or not actions):
+            self._settle(pending, written, patches, report)
         issues += report.writes.issues
         mark = report.phase("status", mark)
         if not self.options.dry_run:
@@ -505,6 +543,7 @@ class SyncLoop:
         for part in reports:
             into.patched += part.patched
             into.issues += part.issues
+            into.versions.update(part.versions)
 
     # -- the interval loop ---------------------------------------------------------------------
 

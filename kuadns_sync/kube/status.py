@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kuadns_sync.hashing import short_hash
 from kuadns_sync.kube import objects
 from kuadns_sync.model import (
     OWNER_DELIMITER,
@@ -220,7 +219,7 @@ def secondary_status(raw: RawObject, verdict: RecordVerdict) -> DesiredStatus:
 
 def authoritative_status(raw: RawObject, zone: str | None) -> DesiredStatus:
     """Desired status of an authoritative record we wrote (kuadrant-coredns.md §3.4 last bullets)."""
-    own = short_hash(objects.uid(raw), 8)
+    own = objects.uid_hash(objects.uid(raw))
     fields: dict[str, Any] = {"observedGeneration": objects.generation(raw), "ownerID": own}
     if zone is None:
         root = objects.spec(raw).get("rootHost")

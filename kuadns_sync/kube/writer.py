@@ -8,7 +8,7 @@ created, updated or deleted; updates carry the resourceVersion and are retried o
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -66,6 +66,8 @@ class WriteReport:
     patched: int = 0
     objects: list[RawObject] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    # (cluster, namespace, name) -> resourceVersion each successful status patch produced
+    versions: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     @property
     def writes(self) -> int:
@@ -102,8 +104,16 @@ def needs_update(record: AuthoritativeRecord, existing: RawObject) -> bool:
     )
 
 
-def plan_writes(desired: Sequence[AuthoritativeRecord], current: Sequence[RawObject]) -> list[WriteAction]:
-    """Creates, updates and deletes that turn `current` (our labelled objects) into `desired`."""
+def plan_writes(
+    desired: Sequence[AuthoritativeRecord],
+    current: Sequence[RawObject],
+    known_equal: Set[tuple[str, str]] = frozenset(),
+) -> list[WriteAction]:
+    """Creates, updates and deletes that turn `current` (our labelled objects) into `desired`.
+
+    `known_equal`: (namespace, name) of objects already known to match (compared in an earlier pass
+    at the same resourceVersion); they are not compared again.
+    """
     have = {objects.key(obj): obj for obj in current if objects.is_authoritative(obj)}
     want = {(r.namespace, r.name): r for r in desired}
     actions: list[WriteAction] = []
@@ -113,7 +123,7 @@ def plan_writes(desired: Sequence[AuthoritativeRecord], current: Sequence[RawObj
         record, existing = want[ident], have.get(ident)
         if existing is None:
             actions.append(WriteAction("create", ident[0], ident[1], record, None))
-        elif needs_update(record, existing):
+        elif ident not in known_equal and needs_update(record, existing):
             actions.append(WriteAction("update", ident[0], ident[1], record, existing))
     return actions
 
@@ -307,9 +317,10 @@ def apply_status(
     api = k8s.CustomObjectsApi(cluster.api)
     with ThreadPoolExecutor(max_workers=WRITE_WORKERS, thread_name_prefix="kuadns-status") as pool:
         results = list(pool.map(lambda p: _patch_status(api, p, timeout), patches))
-    for version, issue in results:
+    for patch, (version, issue) in zip(patches, results, strict=True):
         if version is not None:
             report.patched += 1
+            report.versions[(patch.cluster, patch.namespace, patch.name)] = version
             on_write(cluster.name, version)
         if issue is not None:
             report.issues.append(issue)

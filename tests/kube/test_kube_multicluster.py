@@ -162,3 +162,24 @@ def test_authoritative_record_that_cannot_be_written_makes_its_sources_not_ready
     assert ready["message"].startswith("The DNS provider failed to ensure the record: ")
     assert "zoneID" not in sub
     assert set(clusters.authoritative("p1")) == {AUTH}  # everything else is written
+
+
+def test_a_long_running_loop_repairs_objects_edited_behind_its_back(clusters: Fleet) -> None:
+    clusters.converge()
+    loop = clusters.loop("p1")
+    loop.sync_once()
+    assert loop.sync_once().writes.writes == 0  # settled: nothing compared as changed
+    # Somebody edits the authoritative record and wipes a source record's status.
+    auth = clusters.get("p1", AUTH)
+    kept = auth["spec"]["endpoints"][1:]
+    auth["spec"]["endpoints"] = kept
+    clusters.custom("p1").replace_namespaced_custom_object("kuadrant.io", "v1alpha1", NS, "dnsrecords", AUTH, auth)
+    clusters.custom("s1").patch_namespaced_custom_object_status(
+        "kuadrant.io", "v1alpha1", NS, "dnsrecords", "external-api",
+        {"status": {"remoteRecordStatuses": {UID["p1"]: None}}},
+    )
+    report = loop.sync_once()
+    assert report.writes.updated == 1
+    assert len(clusters.get("p1", AUTH)["spec"]["endpoints"]) == len(kept) + 1
+    assert UID["p1"] in clusters.get("s1", "external-api")["status"]["remoteRecordStatuses"]
+    assert loop.sync_once().writes.writes == 0
