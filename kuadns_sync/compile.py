@@ -1,6 +1,6 @@
 """Answer tables: compile a loaded Bundle into prebuilt wire bytes, once per bundle load (off the hot path).
 
-Pure, no I/O (dnspython parses the zone texts here and nowhere near the hot path). For every name of
+Pure, no I/O; dnspython is used here (via zoneread) and nowhere near the hot path. For every name of
 every zone and every record type that can matter, each variant's answer is resolved in advance into a
 small tree: fixed byte runs (`Hop`), weighted choices (`Choice`, one draw per routing set, also at each
 CNAME hop) and a final `Leaf` (RCODE, authority, additional). Answers that are the same in every variant
@@ -13,14 +13,11 @@ import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-import dns.exception
 import dns.name
 import dns.rdata
-import dns.rdataclass
 import dns.rdatatype
-import dns.zone
 
-from kuadns_sync.bundle import Bundle, RoutingMember, ZoneBundle
+from kuadns_sync.bundle import Bundle, ZoneBundle
 from kuadns_sync.errors import BundleError
 from kuadns_sync.wire import (
     AA,
@@ -36,6 +33,7 @@ from kuadns_sync.wire import (
     TYPE_SOA,
     encode_name,
 )
+from kuadns_sync.zoneread import Labels, Member, Records, Slot, VariantData, VariantParser, labels_of
 
 MAX_CHAIN = 8  # CNAME hops followed inside a zone (routing-semantics §3)
 _RR_FIXED = struct.Struct("!HHIH")
@@ -44,9 +42,6 @@ _SOA_TAIL = struct.Struct("!IIIII")
 # dnspython renders these with name compression; RFC 3597 §4 allows it only for RFC 1035 types.
 _COMPRESSIBLE = frozenset({TYPE_CNAME, TYPE_NS, dns.rdatatype.PTR, dns.rdatatype.MX, TYPE_SOA})
 
-Labels = tuple[bytes, ...]
-Records = dict[tuple[bytes, int], tuple[int, list[dns.rdata.Rdata]]]
-"""(owner key, type) -> (TTL, rdatas): the records of one zone text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,10 +168,10 @@ class ZoneTable:
             soa = encoder.rr(self.labels, TYPE_SOA, self.soa_ttl, self.soa_rdata)
             records = [soa]
             for (key, rdtype), (ttl, rdatas) in sorted(
-                self.transfer_data.items(), key=lambda item: (tuple(reversed(_key_labels(item[0][0]))), item[0][1])
+                self.transfer_data.items(), key=lambda item: (tuple(reversed(_keylabels_of(item[0][0]))), item[0][1])
             ):
                 if rdtype != TYPE_SOA:
-                    labels = _key_labels(key)
+                    labels = _keylabels_of(key)
                     records.extend(encoder.rr(labels, rdtype, ttl, rd) for rd in rdatas)
             records.append(soa)
             self._transfer = records
@@ -254,13 +249,13 @@ class Encoder:
             if rdtype == TYPE_SOA:
                 r = rdata
                 return (
-                    self.name(_labels(r.mname))  # type: ignore[attr-defined]
-                    + self.name(_labels(r.rname))  # type: ignore[attr-defined]
+                    self.name(labels_of(r.mname))  # type: ignore[attr-defined]
+                    + self.name(labels_of(r.rname))  # type: ignore[attr-defined]
                     + _SOA_TAIL.pack(r.serial, r.refresh, r.retry, r.expire, r.minimum)  # type: ignore[attr-defined]
                 )
             if rdtype == dns.rdatatype.MX:
-                return _POINTER.pack(rdata.preference) + self.name(_labels(rdata.exchange))  # type: ignore[attr-defined]
-            return self.name(_labels(rdata.target))  # type: ignore[attr-defined]
+                return _POINTER.pack(rdata.preference) + self.name(labels_of(rdata.exchange))  # type: ignore[attr-defined]
+            return self.name(labels_of(rdata.target))  # type: ignore[attr-defined]
         wire = rdata.to_wire()
         assert wire is not None
         return wire
@@ -272,290 +267,7 @@ class Encoder:
         return owner_wire + _RR_FIXED.pack(rdtype, CLASS_IN, ttl, len(rd)) + rd
 
 
-_LABELS: dict[dns.name.Name, Labels] = {}
-
-
-def _labels(name: dns.name.Name) -> Labels:
-    labels = _LABELS.get(name)
-    if labels is None:
-        if len(_LABELS) > 100000:
-            _LABELS.clear()
-        labels = _LABELS[name] = tuple(label.lower() for label in name.labels)
-    return labels
-
-
-def _sort_key(name: dns.name.Name) -> tuple[bytes, ...]:
-    return tuple(reversed(_labels(name)))
-
-
-# --- per-variant zone data ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Member:
-    ttl: int
-    rdatas: tuple[dns.rdata.Rdata, ...]
-    weight: int = 1
-    label: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class _Slot:
-    """The records at one (name, type) in one variant: a plain RRset (routed=False, one member) or a routing set."""
-
-    members: tuple[_Member, ...]
-    routed: bool
-
-
-_VariantData = dict[bytes, dict[int, _Slot]]
-
-
-class _VariantParser:
-    """Parses the variants of one zone. Variants differ in a few lines, so a variant whose differing
-    lines are self-contained is built from the default's records plus/minus just those lines."""
-
-    def __init__(self, zone: ZoneBundle, origin: dns.name.Name) -> None:
-        self.zone = zone
-        self.origin = origin
-        self.reader = _ZoneReader(origin)
-        self.default_records: Records = {}
-        self._default_lines: list[str] | None = None
-
-    def variant(self, variant: str) -> _VariantData:
-        """The records of one variant (the default first), routing sets applied."""
-        where = f"zones/{self.zone.name}/{variant}.zone"
-        text = self.zone.zone_texts[variant]
-        lines = text.splitlines()
-        records = None
-        if self._default_lines is None:
-            self._default_lines = lines
-            self.default_records = records = self.reader.read(text, where, check_origin=True)
-        else:
-            records = self._from_default(lines, where)
-            if records is None:
-                records = self.reader.read(text, where, check_origin=True)
-        data: _VariantData = {}
-        for (key, rdtype), (ttl, rdatas) in records.items():
-            data.setdefault(key, {})[rdtype] = _Slot((_Member(ttl, tuple(rdatas)),), False)
-        self._apply_routing(variant, data)
-        return data
-
-    def _from_default(self, lines: list[str], where: str) -> Records | None:
-        assert self._default_lines is not None
-        header = _directives(self._default_lines)
-        if header is None or _directives(lines) != header:
-            return None
-        mine, theirs = set(lines), set(self._default_lines)
-        added, removed = sorted(mine - theirs), sorted(theirs - mine)
-        if not all(_self_contained(line) for line in added + removed):
-            return None  # context-dependent lines (continuations, parentheses, $ directives): read it all
-        records = {k: (ttl, list(rdatas)) for k, (ttl, rdatas) in self.default_records.items()}
-        prefix = "\n".join(header) + "\n"
-        for (key, rdtype), (_, rdatas) in self.reader.read(prefix + "\n".join(removed), where).items():
-            ttl, current = records.get((key, rdtype), (0, []))
-            kept = [rd for rd in current if rd not in rdatas]
-            if kept:
-                records[(key, rdtype)] = (ttl, kept)
-            else:
-                records.pop((key, rdtype), None)
-        for (key, rdtype), (ttl, rdatas) in self.reader.read(prefix + "\n".join(added), where).items():
-            _, current = records.get((key, rdtype), (ttl, []))
-            records[(key, rdtype)] = (ttl, current + [rd for rd in rdatas if rd not in current])
-        _check_origin(records, self.reader.apex, where)
-        return records
-
-    def _apply_routing(self, variant: str, data: _VariantData) -> None:
-        zone = self.zone
-        for owner, types in zone.routing.get(variant, {}).items():
-            try:
-                name = dns.name.from_text(owner.rstrip(".") + ".")
-            except dns.exception.DNSException as exc:
-                raise BundleError(f"zones/{zone.name}/routing.json: {variant}: bad name {owner!r}: {exc}") from exc
-            if not name.is_subdomain(self.origin):
-                raise BundleError(f"zones/{zone.name}/routing.json: {variant}: {owner} is outside the zone")
-            key = encode_name(_labels(name))
-            for type_text, members in types.items():
-                data.setdefault(key, {})[_rdtype(type_text, zone, variant)] = self._routed_slot(
-                    members, type_text, f"zones/{zone.name}/routing.json: {variant} {owner} {type_text}"
-                )
-
-    def _routed_slot(self, members: Iterable[RoutingMember], type_text: str, where: str) -> _Slot:
-        rdtype = int(dns.rdatatype.from_text(type_text))
-        out = []
-        for member in members:
-            if member.weight < 0 or not member.rdata:
-                raise BundleError(f"{where}: member {member.set!r} has a negative weight or no rdata")
-            rdatas = [self.reader.rdata(rdtype, text, f"{where}: member {member.set!r}") for text in member.rdata]
-            out.append(_Member(member.ttl, tuple(rdatas), member.weight, member.set))
-        if not out:
-            raise BundleError(f"{where}: empty routing set")
-        return _Slot(tuple(out), True)
-
-
-class _ZoneReader:
-    """Reads zone texts into Records. The rendered layout (`owner ttl IN TYPE rdata`, one record a line,
-    parenthesised SOA) is read directly, each distinct rdata text parsed once by dnspython; anything
-    else falls back to dnspython's full master-file parser. Raises BundleError naming the file."""
-
-    def __init__(self, origin: dns.name.Name) -> None:
-        self.origin = origin
-        self.apex = encode_name(_labels(origin))
-        self.suffix = origin.to_text().lower()  # "k.example.com."
-        self._rdatas: dict[tuple[int, str], dns.rdata.Rdata] = {}
-        self._types: dict[str, int] = {}
-
-    def read(self, text: str, where: str, check_origin: bool = False) -> Records:
-        """The records of `text`; with check_origin, SOA and NS must be at the apex."""
-        records = self._fast(text, where)
-        if records is None:
-            records = self._slow(text, where)
-        if check_origin:
-            _check_origin(records, self.apex, where)
-        return records
-
-    def rdata(self, rdtype: int, text: str, where: str) -> dns.rdata.Rdata:
-        """One rdata from presentation text (names absolute or relative to the origin)."""
-        rdata = self._rdatas.get((rdtype, text))
-        if rdata is None:
-            kind = dns.rdatatype.RdataType(rdtype)
-            try:
-                rdata = dns.rdata.from_text(dns.rdataclass.IN, kind, text, origin=self.origin, relativize=False)
-            except (dns.exception.DNSException, ValueError) as exc:
-                raise BundleError(f"{where}: bad {dns.rdatatype.to_text(kind)} rdata {text!r}: {exc}") from exc
-            self._rdatas[(rdtype, text)] = rdata
-        return rdata
-
-    def _slow(self, text: str, where: str) -> Records:
-        try:
-            zone = dns.zone.from_text(text, origin=self.origin, relativize=False, check_origin=False)
-        except (dns.exception.DNSException, KeyError, ValueError) as exc:
-            raise BundleError(f"{where}: not a valid zone: {exc}") from exc
-        out: Records = {}
-        for name, rdataset in zone.iterate_rdatasets():
-            if rdataset.rdclass == dns.rdataclass.IN:
-                out[(encode_name(_labels(name)), int(rdataset.rdtype))] = (rdataset.ttl, list(rdataset))
-        return out
-
-    def _key(self, owner: str) -> bytes | None:
-        if owner == "@":
-            return self.apex
-        name = owner.lower()
-        if name.endswith("."):
-            if not (name == self.suffix or name.endswith("." + self.suffix)):
-                return None
-        else:
-            name = f"{name}.{self.suffix}"
-        if "\\" in name or not name.isascii() or len(name) > 254:
-            return None
-        labels = name[:-1].split(".")
-        if any(not label or len(label) > 63 for label in labels):
-            return None
-        return encode_name(tuple(label.encode() for label in labels) + (b"",))
-
-    def _fast(self, text: str, where: str) -> Records | None:
-        out: Records = {}
-        pending: list[str] = []
-        for number, raw in enumerate(text.splitlines(), 1):
-            line = _strip_comment(raw)
-            if line is None:
-                return None
-            if pending or "(" in line:
-                pending.append(line)
-                if ")" not in line:
-                    continue
-                line = " ".join(pending).replace("(", " ").replace(")", " ")
-                pending = []
-            if not line.strip():
-                continue
-            if line.startswith("$"):
-                parts = line.split()
-                if parts[0] == "$TTL" and len(parts) == 2 and parts[1].isdigit():
-                    continue
-                if parts[0] == "$ORIGIN" and len(parts) == 2 and parts[1].lower() == self.suffix:
-                    continue
-                return None
-            if line[0].isspace():
-                return None  # the owner of the previous line: leave that to dnspython
-            parts = line.split(None, 4)
-            if len(parts) != 5 or not parts[1].isdigit() or parts[2].upper() != "IN" or '"' in parts[0]:
-                return None
-            key = self._key(parts[0])
-            rdtype = self._types.get(parts[3])
-            if rdtype is None:
-                try:
-                    rdtype = self._types[parts[3]] = int(dns.rdatatype.from_text(parts[3]))
-                except dns.exception.DNSException:
-                    return None
-            if key is None:
-                return None
-            rdata = self.rdata(rdtype, parts[4].strip(), f"{where}:{number}")
-            ttl = int(parts[1])
-            current = out.get((key, rdtype))
-            if current is None:
-                out[(key, rdtype)] = (ttl, [rdata])
-            elif rdata not in current[1]:
-                current[1].append(rdata)
-                out[(key, rdtype)] = (min(ttl, current[0]), current[1])  # one TTL per RRset (RFC 2181 §5.2)
-        return None if pending else out
-
-
-def _strip_comment(line: str) -> str | None:
-    """`line` without its comment; None if the quoting is too unusual for the fast reader."""
-    if '"' not in line:
-        return line.split(";", 1)[0].rstrip()
-    quoted = False
-    escaped = False
-    for i, char in enumerate(line):
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-        elif char == ";" and not quoted:
-            return line[:i].rstrip()
-        elif char in "()" and quoted:
-            return None
-    return None if quoted else line.rstrip()
-
-
-def _check_origin(records: Records, apex: bytes, where: str) -> None:
-    for rdtype, label in ((TYPE_SOA, "SOA"), (TYPE_NS, "NS")):
-        if (apex, rdtype) not in records:
-            raise BundleError(f"{where}: not a valid zone: no {label} RRset at the zone apex")
-
-
-def _directives(lines: list[str]) -> list[str] | None:
-    """The leading `$` lines of a zone text; None if a `$` line appears after the first record."""
-    header = []
-    seen_record = False
-    for line in lines:
-        if line.startswith("$"):
-            if seen_record:
-                return None
-            header.append(line)
-        elif line.strip() and not line.lstrip().startswith(";"):
-            seen_record = True
-    return header
-
-
-def _self_contained(line: str) -> bool:
-    """A line that means the same wherever it stands: a full record (or a comment/blank line)."""
-    stripped = line.strip()
-    if not stripped or stripped.startswith(";"):
-        return True
-    return not line[0].isspace() and not line.startswith("$") and "(" not in line and ")" not in line
-
-
-def _rdtype(text: str, zone: ZoneBundle, variant: str) -> int:
-    try:
-        return int(dns.rdatatype.from_text(text))
-    except dns.exception.DNSException as exc:
-        raise BundleError(f"zones/{zone.name}/routing.json: {variant}: unknown type {text!r}") from exc
-
-
 # --- compiling one zone ---------------------------------------------------------------------------
-
 _POSITIVE = Leaf(QR | AA | NOERROR)
 _CHAIN_END = _POSITIVE  # a chain that leaves the zone (or is too long) ends without authority data
 _SYNTH_OWNER = b"\xc0\x0c"  # RFC 4592 §2.2: the synthesized owner is the query name itself
@@ -565,13 +277,13 @@ class _ZoneCompiler:
     def __init__(self, zone: ZoneBundle, served: frozenset[bytes], zone_index: int) -> None:
         self.zone = zone
         self.origin = dns.name.from_text(zone.name.rstrip(".") + ".")
-        self.apex_labels = _labels(self.origin)
+        self.apex_labels = labels_of(self.origin)
         self.apex = encode_name(self.apex_labels)
         self.served = served
         if not zone.variants or zone.variants[0] != "default":
             raise BundleError(f"zones/{zone.name}: variants must start with 'default'")
-        parser = _VariantParser(zone, self.origin)
-        self.data: list[_VariantData] = [parser.variant(v) for v in zone.variants]
+        parser = VariantParser(zone, self.origin)
+        self.data: list[VariantData] = [parser.variant(v) for v in zone.variants]
         self.soas: list[tuple[int, dns.rdata.Rdata]] = []
         for variant, data in zip(zone.variants, self.data, strict=True):
             slot = data.get(self.apex, {}).get(TYPE_SOA)
@@ -614,7 +326,7 @@ class _ZoneCompiler:
         self._touched: list[bytes] | None = None
         self._last_touched: list[bytes] = []
 
-    def slots(self, v: int, key: bytes) -> dict[int, _Slot] | None:
+    def slots(self, v: int, key: bytes) -> dict[int, Slot] | None:
         """The records at `key` in variant v (remembered, to know which names an answer depends on)."""
         if self._touched is not None:
             self._touched.append(key)
@@ -646,7 +358,7 @@ class _ZoneCompiler:
     def _glue(self, v: int, targets: Iterable[dns.name.Name], enc: Encoder) -> tuple[bytes, int]:
         parts: list[bytes] = []
         for target in targets:
-            labels = _labels(target)
+            labels = labels_of(target)
             slots = self.slots(v, encode_name(labels)) or {}
             for rdtype in (TYPE_A, TYPE_AAAA):
                 slot = slots.get(rdtype)
@@ -671,7 +383,7 @@ class _ZoneCompiler:
             if slots is None:
                 return self._soa_leaf(v, NOERROR, enc)
         if owner is None:
-            owner = enc.name(_key_labels(key))
+            owner = enc.name(_keylabels_of(key))
         if qtype is not None and qtype in slots:
             tail: Node = _POSITIVE
             if qtype == TYPE_NS and key == self.apex:
@@ -683,14 +395,14 @@ class _ZoneCompiler:
             )
         return self._soa_leaf(v, NOERROR, enc)
 
-    def _ns_additional(self, v: int, slot: _Slot, enc: Encoder) -> Leaf:
+    def _ns_additional(self, v: int, slot: Slot, enc: Encoder) -> Leaf:
         targets = [rd.target for member in slot.members for rd in member.rdatas]  # type: ignore[attr-defined]
         glue, count = self._glue(v, targets, enc)
         return Leaf(QR | AA | NOERROR, b"", 0, glue, count)
 
-    def _chase(self, v: int, member: _Member, qtype: int | None, enc: Encoder, hops: int) -> Node:
+    def _chase(self, v: int, member: Member, qtype: int | None, enc: Encoder, hops: int) -> Node:
         target = member.rdatas[0].target  # type: ignore[attr-defined]
-        key = encode_name(_labels(target))
+        key = encode_name(labels_of(target))
         if hops + 1 >= MAX_CHAIN or not self.in_zone(key) or self.below_cut(key, include_self=True):
             return _CHAIN_END
         return self.resolve(v, key, qtype, enc, hops + 1, None)
@@ -702,7 +414,7 @@ class _ZoneCompiler:
         return self.apex
 
     def _hops(
-        self, slot: _Slot, owner: bytes, rdtype: int, enc: Encoder, tail: Callable[[_Member], Node]
+        self, slot: Slot, owner: bytes, rdtype: int, enc: Encoder, tail: Callable[[Member], Node]
     ) -> Node:
         nodes = []
         for member in slot.members:
@@ -732,7 +444,7 @@ class _ZoneCompiler:
                     break
         assert slot is not None
         member = slot.members[0]
-        labels = _key_labels(key)
+        labels = _keylabels_of(key)
         ns = b"".join(enc.rr(labels, TYPE_NS, member.ttl, rd) for rd in member.rdatas)
         glue, count = self._glue(v, [rd.target for rd in member.rdatas], enc)  # type: ignore[attr-defined]
         return Leaf(QR | NOERROR, ns, len(member.rdatas), glue, count)
@@ -790,7 +502,7 @@ class _ZoneCompiler:
         for key in sorted(self.union):
             if not self.in_zone(key) or self.below_cut(key, include_self=False):
                 continue  # inside a child zone we serve, or glue below a delegation
-            enc = Encoder(_key_labels(key))
+            enc = Encoder(_keylabels_of(key))
             if key in self.cuts:
                 infos[key] = NameInfo(
                     self.table, self.delegation_answers(key, enc), self.delegation_answers(key, Encoder(None))
@@ -803,7 +515,7 @@ class _ZoneCompiler:
         return infos
 
 
-def _key_labels(key: bytes) -> Labels:
+def _keylabels_of(key: bytes) -> Labels:
     labels = []
     pos = 0
     while True:
@@ -860,7 +572,7 @@ def _first_hop_tree(parts: list[bytes], count: int, choice: Choice) -> Node:
 
 def compile_bundle(bundle: Bundle) -> Tables:
     """Compile every zone of `bundle` into answer tables. Raises BundleError naming the bad file."""
-    served = frozenset(encode_name(_labels(dns.name.from_text(z.name.rstrip(".") + "."))) for z in bundle.zones)
+    served = frozenset(encode_name(labels_of(dns.name.from_text(z.name.rstrip(".") + "."))) for z in bundle.zones)
     names: dict[bytes, NameInfo] = {}
     zones = []
     # Shallower zones first, so a child zone's apex replaces the parent's delegation point.

@@ -10,8 +10,9 @@ import pytest
 from serve.serve_bundles import ZONE, ZoneFiles, example_zone, simple_zone, zone_text
 
 from kuadns_sync.bundle import Bundle, ZoneBundle, routing_from_json
-from kuadns_sync.compile import _VariantParser, _ZoneReader, compile_bundle
+from kuadns_sync.compile import compile_bundle
 from kuadns_sync.errors import BundleError
+from kuadns_sync.zoneread import VariantParser, ZoneReader
 
 REPO = Path(__file__).resolve().parents[2]
 ORIGIN = dns.name.from_text(f"{ZONE}.")
@@ -22,7 +23,7 @@ GOLDEN_ZONES = sorted((REPO / "golden").glob("*/expected/zones/*/*.zone"))
 
 @pytest.mark.parametrize("path", GOLDEN_ZONES, ids=lambda p: f"{p.parts[-5]}/{p.name}")
 def test_fast_reader_reads_rendered_zones_exactly_as_dnspython(path: Path) -> None:
-    reader = _ZoneReader(dns.name.from_text(f"{path.parent.name}."))
+    reader = ZoneReader(dns.name.from_text(f"{path.parent.name}."))
     text = path.read_text()
     fast = reader._fast(text, "x")
     assert fast is not None  # the rendered layout never needs the slow path
@@ -30,7 +31,7 @@ def test_fast_reader_reads_rendered_zones_exactly_as_dnspython(path: Path) -> No
 
 
 def test_reader_on_the_hand_written_zone_matches_dnspython() -> None:
-    reader = _ZoneReader(ORIGIN)
+    reader = ZoneReader(ORIGIN)
     for text in example_zone().texts.values():
         assert reader.read(text, "x", check_origin=True) == reader._slow(text, "x")
 
@@ -49,7 +50,7 @@ def test_reader_on_the_hand_written_zone_matches_dnspython() -> None:
 )
 def test_unusual_syntax_falls_back_to_dnspython_with_the_same_result(lines: list[str]) -> None:
     text = zone_text(ZONE, 1, [f"@ NS ns1.{ZONE}.", *lines])
-    reader = _ZoneReader(ORIGIN)
+    reader = ZoneReader(ORIGIN)
     assert reader.read(text, "x", check_origin=True) == reader._slow(text, "x")
 
 
@@ -60,8 +61,8 @@ def _zone_bundle(files: ZoneFiles) -> ZoneBundle:
 
 def test_variants_built_from_the_default_equal_variants_read_in_full() -> None:
     zone = _zone_bundle(example_zone())
-    parser = _VariantParser(zone, ORIGIN)
-    reader = _ZoneReader(ORIGIN)
+    parser = VariantParser(zone, ORIGIN)
+    reader = ZoneReader(ORIGIN)
     for variant in zone.variants:
         data = parser.variant(variant)
         full = reader.read(zone.zone_texts[variant], "x", check_origin=True)
