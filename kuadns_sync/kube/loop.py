@@ -84,7 +84,7 @@ class SyncReport:
     """What one pass saw and did."""
 
     role: Role
-    leader: bool = True
+    leader: bool | None = None  # None: nothing to write, the Lease was not consulted
     fresh: tuple[str, ...] = ()
     stale: tuple[str, ...] = ()
     unreached: tuple[str, ...] = ()
@@ -127,7 +127,7 @@ class SyncReport:
             clusters += f", DROPPED: {','.join(self.dropped)}"
         w = self.writes
         parts = [
-            f"sync ({self.role}{'' if self.leader else ', not leader'}): {clusters}",
+            f"sync ({self.role}{', not leader' if self.leader is False else ''}): {clusters}",
             f"{self.records} record(s), {self.authoritative} authoritative",
             f"writes: {w.created} created, {w.updated} updated, {w.deleted} deleted, {w.patched} status",
         ]
@@ -320,10 +320,16 @@ class SyncLoop:
                             self.local.name, describe_failure(exc, self.options.timeout))
         return self.primary_id
 
-    def _leader(self) -> bool:
-        if self.options.dry_run:
-            return False
-        return True if self.lease is None else self.lease.acquire()
+    def _leader(self, report: SyncReport) -> bool:
+        # Consulted only when there is something to write: a no-change pass writes nothing, not even a
+        # Lease renewal. Called again before each write phase, so a long pass renews its Lease.
+        if self.options.dry_run or report.leader is False:
+            report.leader = False
+        elif self.lease is None:
+            report.leader = True
+        else:
+            report.leader = self.lease.acquire()
+        return report.leader
 
     # -- one pass ------------------------------------------------------------------------------
 
@@ -460,8 +466,7 @@ class SyncLoop:
             issues += [Issue(None, "error", "Unsafe", f"sync refused: {r}") for r in reasons]
             report.issues = tuple(sorted(set(issues) | set(result.issues)))
             return report
-        report.leader = self._leader()
-        if report.leader and writable:
+        if actions and writable and self._leader(report):
             unchanged_keys = {(a.namespace, a.name) for a in actions}
             unchanged = [r for r in current if objects.key(r) not in unchanged_keys]
             report.writes = apply_writes(self.local, actions, unchanged, self.options.timeout, self.own.add)
@@ -477,7 +482,7 @@ class SyncLoop:
             self._settled.clear()  # which sources are Ready depends on which writes failed
         self._failed = failed
         pending = [replace(s, records=tuple(r for r in s.records if not self._is_settled(s.name, r))) for s in fresh]
-        written = report.writes.objects if report.leader else current
+        written = report.writes.objects if actions and report.leader else current
         written = [r for r in written if not self._is_settled(self.local.name, r)]
         patches: list[StatusPatch] = []
         # Statuses describe what is in the local cluster: without it, there is nothing true to say.
@@ -486,7 +491,7 @@ class SyncLoop:
         if writable:
             patches += authoritative_patches(self.local.name, written, result, now)
         report.status_patches = tuple(patches)
-        if report.leader:
+        if patches and self._leader(report):
             self._write_status(patches, report.writes)
         if writable and (report.leader or not actions):
             self._settle(pending, written, patches, report)
@@ -521,8 +526,7 @@ class SyncLoop:
             if patch is not None:
                 patches.append(patch)
         report.status_patches = tuple(patches)
-        report.leader = self._leader()
-        if report.leader:
+        if patches and self._leader(report):
             self._write_status(patches, report.writes)
         issues += report.writes.issues
         report.issues = tuple(sorted(set(issues) | set(result.issues)))

@@ -53,16 +53,32 @@ def test_of_two_replicas_only_the_lease_holder_writes_and_the_other_takes_over(c
     third = b.sync_once()
     assert third.leader
     assert third.writes.updated == 1
-    assert not a.sync_once().leader
+    clusters.apply("p2", dnsrecord("external-api", lb_endpoints(UID["p2"], "172.18.200.23", "GEO-NA", 125, False)))
+    assert a.sync_once().leader is False
 
 
 def test_a_released_lease_is_taken_over_at_once(clusters: Fleet) -> None:
     a = clusters.loop("p1", lease="kuadns-sync", identity="replica-a")
     b = clusters.loop("p1", lease="kuadns-sync", identity="replica-b")
     assert a.sync_once().leader
-    assert not b.sync_once().leader
+    clusters.apply("p2", dnsrecord("external-api", lb_endpoints(UID["p2"], "172.18.200.2", "GEO-NA", 125, False)))
+    assert b.sync_once().leader is False
     a.close()
-    assert b.sync_once().leader
+    assert b.sync_once().leader is True
+    assert a_targets(clusters) == ["172.18.200.1", "172.18.200.2", "172.18.200.3"]
+
+
+def test_a_pass_with_nothing_to_write_does_not_even_renew_the_lease(clusters: Fleet) -> None:
+    a = clusters.loop("p1", lease="kuadns-sync", identity="replica-a")
+    assert a.sync_once().leader
+    a.sync_once()  # statuses of the new authoritative record settle
+    clusters.clock.now += 25  # renewal would be due
+    server = clusters.servers["p1"]
+    server.reset_counters()
+    report = a.sync_once()
+    assert report.leader is None
+    assert server.write_count == 0
+    assert not [r for r in server.requests() if "leases" in r.path]
 
 
 class Running:
