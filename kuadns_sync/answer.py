@@ -297,6 +297,16 @@ def _transfer_message(query: Query, flags: int, records: list[bytes], opt: bytes
     return query.id + header + query.question + b"".join(records) + opt
 
 
+def lookup(tables: Tables, key: bytes, qtype: int) -> tuple[Entry, ZoneTable] | None:
+    """The compiled answer for (name key, type) and its zone; None when no zone of ours holds the name."""
+    info = tables.names.get(key)
+    if info is not None:
+        answers = info.answers
+        return (answers.any if qtype == TYPE_ANY else answers.by_type.get(qtype, answers.default)), info.zone
+    entry, zone = _lookup_missing(tables, key, qtype)
+    return (entry, zone) if entry is not None and zone is not None else None
+
+
 def _lookup_missing(tables: Tables, key: bytes, qtype: int) -> tuple[Entry | None, ZoneTable | None]:
     """Answer for a name that does not exist: referral, wildcard synthesis (RFC 4592) or NXDOMAIN."""
     names = tables.names

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -59,7 +59,7 @@ def cache_dir() -> Path:
     return base
 
 
-def _render_into(records: Path, out: Path, settings_args: dict[str, object]) -> RecordsWatch:
+def _render_into(records: Path, out: Path, settings_args: Mapping[str, object]) -> RecordsWatch:
     from kuadns_sync.pipeline import render_records  # imported here: only --records mode needs it
 
     settings = load_settings(records, **settings_args)  # type: ignore[arg-type]
@@ -181,6 +181,59 @@ def serve_command(
     except KuadnsError as exc:
         raise fail(str(exc)) from None
     raise typer.Exit(code)
+
+
+@app.command("explain")
+def explain_command(
+    name: Annotated[str, typer.Argument(help="Query name, e.g. api.k.example.com")],
+    qtype: Annotated[str, typer.Argument(help="Query type.")] = "A",
+    bundle: Annotated[Path | None, typer.Option("--bundle", "-b", help="Bundle to explain from.")] = None,
+    records: Annotated[
+        Path | None, typer.Option("--records", "-r", help="Render these manifests (to a temporary bundle) first.")
+    ] = None,
+    geoip: Annotated[Path | None, typer.Option("--geoip", help="MaxMind City/Country .mmdb.")] = None,
+    client: Annotated[str | None, typer.Option("--client", help="The client's (packet source) address.")] = None,
+    subnet: Annotated[
+        str | None, typer.Option("--subnet", help="EDNS Client Subnet ADDR/PREFIX (wins over --client).")
+    ] = None,
+    config: ConfigOpt = None,
+    zone: ZoneOpt = None,
+) -> None:
+    """Explain the answer a client gets: location, variant, weighted draws with their odds, ECS scope."""
+    import ipaddress
+
+    from kuadns_sync.explain import Client, explain
+    from kuadns_sync.serve import load_tables
+
+    try:
+        if bundle is not None and records is not None:
+            raise ConfigError("--bundle and --records are mutually exclusive")
+        with tempfile.TemporaryDirectory(prefix="kuadns-explain-") as scratch:
+            if bundle is None:
+                if records is None:
+                    records = EXAMPLES
+                    if geoip is None:
+                        geoip = write_demo_db(Path(scratch) / DEMO_DB_NAME)
+                settings = {"config": config, "zones": zone, "nameservers": None, "rname": None, "role": None,
+                            "local_cluster": None, "default_ttl": None, "geo_fallback": None}
+                _render_into(records, Path(scratch) / "bundle", settings)
+                bundle = Path(scratch) / "bundle"
+            tables = load_tables(bundle)
+            who = Client(client, "packet source") if client else Client(None, "none")
+            if subnet is not None:
+                try:
+                    network = ipaddress.ip_network(subnet, strict=False)
+                except ValueError as exc:
+                    raise ConfigError(f"--subnet {subnet!r}: {exc}") from exc
+                who = Client(str(network.network_address), f"ECS {network}", network.prefixlen)
+            location = None
+            if geoip is not None and who.address is not None and who.ecs_prefix != 0:
+                locator = Locator(geoip)
+                location = locator.locate(who.address)
+                locator.close()
+            typer.echo(explain(tables, name, qtype, who, location), nl=False)
+    except KuadnsError as exc:
+        raise fail(str(exc)) from None
 
 
 @app.command("geoip-demo")
