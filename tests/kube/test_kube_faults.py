@@ -119,3 +119,24 @@ def test_unsafe_mass_deletion_is_refused_without_force(clusters: Fleet) -> None:
     assert forced.writes.deleted == 4
     assert set(clusters.authoritative("p1")) == {AUTH}
     assert HOST in {e[0] for e in endpoints_of(clusters, "p1")}
+
+
+def test_unreachable_local_cluster_writes_nothing_and_keeps_rendering_from_what_it_knows(
+    clusters: Fleet, tmp_path: Path
+) -> None:
+    out = tmp_path / "bundle"
+    loop = clusters.loop("p1", out=out, max_stale=300.0, timeout=0.5)
+    first = loop.sync_once()
+    assert first.bundle is not None
+    clusters.servers["p1"].set_fault("unreachable")
+    clusters.apply("s1", dnsrecord("external-api", lb_endpoints(UID["s1"], "172.18.200.33", "GEO-EU", 100, True)))
+    for server in clusters.servers.values():
+        server.reset_counters()
+    report = loop.sync_once()
+    assert report.stale == ("p1",)
+    assert report.fresh == ("p2", "s1")  # the remote clusters known before are still read
+    assert sum(s.write_count for s in clusters.servers.values()) == 0  # no status claims without the local cluster
+    assert report.bundle_changed  # the bundle follows the reachable clusters
+    assert "172.18.200.33" in "".join(p.read_text() for p in (report.bundle or out).rglob("*.zone"))
+    clusters.servers["p1"].set_fault(None)
+    assert loop.sync_once().writes.updated == 1
