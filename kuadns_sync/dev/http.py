@@ -239,8 +239,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         auth = self.headers.get("Authorization", "")
         if not (auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].strip(), transport.token)):
-            self._send(error_response(errors.unauthorized()))
+            # Record before answering: a client that has its 401 must find it in the counters.
             transport.record(self.command, path, query, 401, authorized=False)
+            self._send(error_response(errors.unauthorized()))
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
         request = Request(self.command, path, Request.parse_query(query), headers, body)
