@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dns.rdatatype
 import pytest
 from peers.peer_helpers import (
     LOCATIONS,
@@ -18,7 +19,7 @@ from peers.peer_helpers import (
     variant_for,
 )
 
-from bench.pdns_geoip import geoip_zone_yaml
+from bench.pdns_geoip import parse_zone_text, geoip_zone_yaml
 from bench.peers import Bind, PowerDnsGeoip
 
 pytestmark = pytest.mark.peer
@@ -58,3 +59,17 @@ def test_geoip_backend_answers_like_bind_views(generated_bundle: Rendered, geoip
                     rr["TYPEname"] for rr in want["answerRRs"]
                 ], where
     assert weighted_hops > 0, "the generated input should contain weighted sets"
+
+
+@pytest.mark.parametrize("which", ["example_bundle", "generated_bundle"])
+def test_fast_zone_reader_agrees_with_dnspython(which: str, request: pytest.FixtureRequest) -> None:
+    zone = request.getfixturevalue(which).zone
+    for variant in zone.variants:
+        mine = set(parse_zone_text(zone.zone_texts[variant], zone.name))
+        reference = {
+            (name.to_text(omit_final_dot=True).lower(), dns.rdatatype.to_text(rds.rdtype), rds.ttl, rd.to_text())
+            for name, node in parse_variant(zone, variant).nodes.items()
+            for rds in node.rdatasets
+            for rd in rds
+        }
+        assert mine == reference, variant
