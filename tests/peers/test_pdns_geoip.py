@@ -19,7 +19,7 @@ from peers.peer_helpers import (
     variant_for,
 )
 
-from bench.pdns_geoip import parse_zone_text, geoip_zone_yaml
+from bench.pdns_geoip import geoip_zone_yaml, parse_zone_text
 from bench.peers import Bind, PowerDnsGeoip
 
 pytestmark = pytest.mark.peer
