@@ -27,12 +27,10 @@ from pathlib import Path
 
 import dns.edns
 import dns.message
-import dns.rdataclass
 import dns.rdatatype
-import dns.zone
 
 from bench.gen_records import generate
-from bench.pdns_geoip import geoip_zone_yaml
+from bench.pdns_geoip import geoip_zone_yaml, parse_zone_text
 from bench.peers import (
     Bind,
     Knot,
@@ -217,34 +215,21 @@ def _tail(path: Path, size: int) -> str:
 # -- inputs -------------------------------------------------------------------------------------
 
 
-def zone_records(bundle: ZoneBundle, variant: str = "default") -> dns.zone.Zone:
-    """The parsed zone file of one variant."""
-    return dns.zone.from_text(bundle.zone_texts[variant], origin=bundle.name + ".", relativize=False)
-
-
 def static_names(bundle: ZoneBundle) -> list[str]:
     """Owner names of the plain A RRsets of the default variant (the gateway A leaves)."""
     weighted = {n for n, types in bundle.routing.get("default", {}).items() if "A" in types}
-    names = []
-    for name, node in zone_records(bundle).nodes.items():
-        text = name.to_text(omit_final_dot=True).lower()
-        if node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.A) is not None and text not in weighted:
-            names.append(text)
+    names = {owner for owner, rtype, _, _ in parse_zone_text(bundle.zone_texts["default"], bundle.name)
+             if rtype == "A" and owner not in weighted}  # fmt: skip
     return sorted(names)
 
 
 def geo_names(bundle: ZoneBundle) -> list[str]:
     """Names `H` whose CNAME points at `klb.H` (the entry points of Kuadrant's geo+weighted layout)."""
-    names = []
-    for name, node in zone_records(bundle).nodes.items():
-        rdataset = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.CNAME)
-        if rdataset is None:
-            continue
-        text = name.to_text(omit_final_dot=True).lower()
-        target = rdataset[0].target.to_text(omit_final_dot=True).lower()
-        if target == f"klb.{text}":
-            names.append(text)
-    return sorted(names)
+    return sorted(
+        owner
+        for owner, rtype, _, rdata in parse_zone_text(bundle.zone_texts["default"], bundle.name)
+        if rtype == "CNAME" and rdata.rstrip(".").lower() == f"klb.{owner}"
+    )
 
 
 def write_text_queries(path: Path, names: Sequence[str], rtype: str = "A") -> None:
