@@ -147,16 +147,16 @@ def serve_command(
             what = f"records {records} (bundle {out})"
         else:
             assert bundle is not None
-            if bundle_signature(bundle) is None:
-                typer.echo(f"waiting for a bundle at {bundle} ...", err=True)
-            if geo_fallback is not None:
-                typer.echo("note: --geo-fallback applies when rendering; a bundle keeps its own", err=True)
             what = f"bundle {bundle}"
         geo_text = "no GeoIP database (every client gets the default variant)"
         if geoip is not None:
             locator = Locator(geoip)  # fail now, with a clear message, if the file is unusable
             geo_text = f"GeoIP {geoip} ({locator.database_type})"
             locator.close()
+        if records is None and bundle_signature(bundle) is None:
+            typer.echo(f"waiting for a bundle at {bundle} ...", err=True)
+        if records is None and geo_fallback is not None:
+            typer.echo("note: --geo-fallback applies when rendering; a bundle keeps its own", err=True)
         options = ServeOptions(
             bundle=bundle,
             listen=addresses,

@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from serve.serve_bundles import GEO_ANSWER, ZONE, example_zone, simple_zone, write_bundle
 from serve.serve_helpers import cli, cli_env, dig, http_get, wait_for_line
+from typer.testing import CliRunner
+
+from kuadns_sync.cli import app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "kuadns_sync" / "examples"
 START = re.compile(r"on 127\.0\.0\.1:(\d+) \(udp\+tcp\)")
@@ -146,9 +149,9 @@ def test_workers_share_the_port(tmp_path: Path, geo_db: Path) -> None:
     ],
 )
 def test_bad_flags_are_clear_errors(args: list[str], message: str) -> None:
-    result = subprocess.run(cli("serve", *args), capture_output=True, text=True, env=cli_env(), timeout=60)
-    assert result.returncode == 1
-    assert message in result.stderr and "Traceback" not in result.stderr
+    result = CliRunner().invoke(app, ["serve", *args])
+    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stderr.startswith(message) and "Traceback" not in result.stderr
 
 
 def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:

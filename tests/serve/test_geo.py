@@ -9,7 +9,9 @@ from typing import Any
 import geoip2.database
 import pytest
 from serve.serve_helpers import TEST_NETWORKS, cli, cli_env, tool
+from typer.testing import CliRunner
 
+from kuadns_sync.cli import app
 from kuadns_sync.errors import ConfigError
 from kuadns_sync.geo import DEMO_NETWORKS, Location, Locator, write_city_db, write_demo_db
 
@@ -126,7 +128,5 @@ def test_geoip_demo_command_writes_the_demo_db(tmp_path: Path) -> None:
     assert Locator(out).locate("10.89.100.1") == Location("IE", "EU", 24)
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    bad = subprocess.run(
-        cli("geoip-demo", str(blocker / "demo.mmdb")), capture_output=True, text=True, env=cli_env(), check=False
-    )
-    assert bad.returncode == 1 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+    bad = CliRunner().invoke(app, ["geoip-demo", str(blocker / "demo.mmdb")])
+    assert bad.exit_code == 1 and bad.stderr.startswith("error: ")
