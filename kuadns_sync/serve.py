@@ -56,11 +56,14 @@ class ServeOptions:
 def parse_listen(text: str, flag: str = "--listen") -> Address:
     """Parse `HOST:PORT` or `[V6]:PORT`. Raises ConfigError."""
     host, sep, port_text = text.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
         host = host[1:-1]
     try:
         if not sep or not host:
             raise ValueError("missing host or port")
+        if ":" in host and not bracketed:
+            raise ValueError("write an IPv6 address in brackets")
         port = int(port_text)
         if not 0 <= port <= 65535:
             raise ValueError("port out of range")

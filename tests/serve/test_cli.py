@@ -18,6 +18,9 @@ from serve.serve_helpers import cli, cli_env, dig, http_get, wait_for_line
 from typer.testing import CliRunner
 
 from kuadns_sync.cli import app
+from kuadns_sync.errors import ConfigError
+from kuadns_sync.health import Stats, merge_stats, render_metrics
+from kuadns_sync.serve import parse_listen
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "kuadns_sync" / "examples"
 START = re.compile(r"on 127\.0\.0\.1:(\d+) \(udp\+tcp\)")
@@ -164,3 +167,28 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         )
     assert result.returncode == 1
     assert f"error: --listen 127.0.0.1:{served.port}" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("127.0.0.1:53", ("127.0.0.1", 53)), ("[::1]:5353", ("::1", 5353)), ("0.0.0.0:0", ("0.0.0.0", 0))],
+)
+def test_parse_listen(text: str, expected: tuple[str, int]) -> None:
+    assert parse_listen(text) == expected
+
+
+@pytest.mark.parametrize("text", ["localhost:53", "127.0.0.1", "127.0.0.1:99999", "::1:53", "[::1]", ":53"])
+def test_parse_listen_rejects(text: str) -> None:
+    with pytest.raises(ConfigError, match="--listen"):
+        parse_listen(text)
+
+
+def test_metrics_of_several_workers_are_summed() -> None:
+    one = Stats(ready=True, rcodes={"NOERROR": 3}, variants={"z\tIE": 2}, serials={"z": 5})
+    two = Stats(ready=True, rcodes={"NOERROR": 4, "NXDOMAIN": 1}, variants={"z\tIE": 1}, serials={"z": 6})
+    total = merge_stats([Stats.from_json(one.to_json()), two], expected=2)
+    text = render_metrics(total)
+    assert 'kuadns_queries_total{rcode="NOERROR"} 7' in text and 'kuadns_queries_total{rcode="NXDOMAIN"} 1' in text
+    assert 'kuadns_variant_answers_total{zone="z",variant="IE"} 3' in text
+    assert 'kuadns_bundle_serial{zone="z"} 6' in text and "kuadns_ready 1" in text
+    assert not merge_stats([one], expected=2).ready  # one worker has not reported yet
