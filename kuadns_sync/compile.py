@@ -168,10 +168,10 @@ class ZoneTable:
             soa = encoder.rr(self.labels, TYPE_SOA, self.soa_ttl, self.soa_rdata)
             records = [soa]
             for (key, rdtype), (ttl, rdatas) in sorted(
-                self.transfer_data.items(), key=lambda item: (tuple(reversed(_keylabels_of(item[0][0]))), item[0][1])
+                self.transfer_data.items(), key=lambda item: (tuple(reversed(_key_labels(item[0][0]))), item[0][1])
             ):
                 if rdtype != TYPE_SOA:
-                    labels = _keylabels_of(key)
+                    labels = _key_labels(key)
                     records.extend(encoder.rr(labels, rdtype, ttl, rd) for rd in rdatas)
             records.append(soa)
             self._transfer = records
@@ -325,6 +325,8 @@ class _ZoneCompiler:
         self.invariant = {key for key in self.union if all(d.get(key) == first.get(key) for d in self.data[1:])}
         self._touched: list[bytes] | None = None
         self._last_touched: list[bytes] = []
+        self._in_zone: dict[bytes, bool] = {}
+        self._targets: dict[int, tuple[dns.rdata.Rdata, bytes]] = {}  # by id(rdata), the rdata kept alive
 
     def slots(self, v: int, key: bytes) -> dict[int, Slot] | None:
         """The records at `key` in variant v (remembered, to know which names an answer depends on)."""
@@ -336,10 +338,14 @@ class _ZoneCompiler:
 
     def in_zone(self, key: bytes) -> bool:
         """True if `key` is at or below our apex and not inside a more specific zone we also serve."""
-        if not _is_at_or_below(key, self.apex):
-            return False
-        offsets = _ancestor_offsets(key, len(self.apex), include_self=True)
-        return not any(key[off:] in self.served and key[off:] != self.apex for off in offsets)
+        known = self._in_zone.get(key)
+        if known is None:
+            known = _is_at_or_below(key, self.apex) and not any(
+                key[off:] in self.served and key[off:] != self.apex
+                for off in _ancestor_offsets(key, len(self.apex), include_self=True)
+            )
+            self._in_zone[key] = known
+        return known
 
     def below_cut(self, key: bytes, include_self: bool) -> bytes | None:
         """The delegation point at or above `key` (strictly above unless include_self)."""
@@ -383,7 +389,7 @@ class _ZoneCompiler:
             if slots is None:
                 return self._soa_leaf(v, NOERROR, enc)
         if owner is None:
-            owner = enc.name(_keylabels_of(key))
+            owner = enc.name(_key_labels(key))
         if qtype is not None and qtype in slots:
             tail: Node = _POSITIVE
             if qtype == TYPE_NS and key == self.apex:
@@ -401,11 +407,17 @@ class _ZoneCompiler:
         return Leaf(QR | AA | NOERROR, b"", 0, glue, count)
 
     def _chase(self, v: int, member: Member, qtype: int | None, enc: Encoder, hops: int) -> Node:
-        target = member.rdatas[0].target  # type: ignore[attr-defined]
-        key = encode_name(labels_of(target))
+        key = self._target_key(member.rdatas[0])
         if hops + 1 >= MAX_CHAIN or not self.in_zone(key) or self.below_cut(key, include_self=True):
             return _CHAIN_END
         return self.resolve(v, key, qtype, enc, hops + 1, None)
+
+    def _target_key(self, rdata: dns.rdata.Rdata) -> bytes:
+        cached = self._targets.get(id(rdata))
+        if cached is None or cached[0] is not rdata:
+            cached = (rdata, encode_name(labels_of(rdata.target)))  # type: ignore[attr-defined]
+            self._targets[id(rdata)] = cached
+        return cached[1]
 
     def _closest_encloser(self, key: bytes) -> bytes:
         for offset in _ancestor_offsets(key, len(self.apex)):
@@ -444,7 +456,7 @@ class _ZoneCompiler:
                     break
         assert slot is not None
         member = slot.members[0]
-        labels = _keylabels_of(key)
+        labels = _key_labels(key)
         ns = b"".join(enc.rr(labels, TYPE_NS, member.ttl, rd) for rd in member.rdatas)
         glue, count = self._glue(v, [rd.target for rd in member.rdatas], enc)  # type: ignore[attr-defined]
         return Leaf(QR | NOERROR, ns, len(member.rdatas), glue, count)
@@ -481,6 +493,11 @@ class _ZoneCompiler:
                 by_type[qt] = default
                 continue
             by_type[qt] = self.entry(lambda v, qt=qt: self.resolve(v, source, qt, enc, 0, owner))  # type: ignore[misc]
+        if source in self.invariant:  # ANY picks the same RRset in every variant: reuse its answer
+            slots = self.data[0].get(source)
+            if not slots:
+                return Answers(by_type, default, default)
+            return Answers(by_type, default, by_type[TYPE_CNAME if TYPE_CNAME in slots else min(slots)])
         return Answers(by_type, default, self.entry(lambda v: self._any(v, source, enc, owner)))
 
     def _any(self, v: int, key: bytes, enc: Encoder, owner: bytes | None) -> Node:
@@ -502,7 +519,7 @@ class _ZoneCompiler:
         for key in sorted(self.union):
             if not self.in_zone(key) or self.below_cut(key, include_self=False):
                 continue  # inside a child zone we serve, or glue below a delegation
-            enc = Encoder(_keylabels_of(key))
+            enc = Encoder(_key_labels(key))
             if key in self.cuts:
                 infos[key] = NameInfo(
                     self.table, self.delegation_answers(key, enc), self.delegation_answers(key, Encoder(None))
@@ -515,7 +532,7 @@ class _ZoneCompiler:
         return infos
 
 
-def _keylabels_of(key: bytes) -> Labels:
+def _key_labels(key: bytes) -> Labels:
     labels = []
     pos = 0
     while True:

@@ -25,16 +25,20 @@ Labels = tuple[bytes, ...]
 Records = dict[tuple[bytes, int], tuple[int, list[dns.rdata.Rdata]]]
 """(owner key, type) -> (TTL, rdatas): the records of one zone text."""
 
-_LABEL_CACHE: dict[dns.name.Name, Labels] = {}
+# id(name) -> (name, labels): the entry keeps the name alive, so its id cannot be reused meanwhile
+# (hashing dns.name.Name objects is what made a plain dict cache slow).
+_LABEL_CACHE: dict[int, tuple[dns.name.Name, Labels]] = {}
 
 
 def labels_of(name: dns.name.Name) -> Labels:
     """The lower-cased labels of a name (root label last); memoised, names repeat a lot in a zone."""
-    labels = _LABEL_CACHE.get(name)
-    if labels is None:
-        if len(_LABEL_CACHE) > 100000:
-            _LABEL_CACHE.clear()
-        labels = _LABEL_CACHE[name] = tuple(label.lower() for label in name.labels)
+    cached = _LABEL_CACHE.get(id(name))
+    if cached is not None and cached[0] is name:
+        return cached[1]
+    if len(_LABEL_CACHE) > 200000:
+        _LABEL_CACHE.clear()
+    labels = tuple(label.lower() for label in name.labels)
+    _LABEL_CACHE[id(name)] = (name, labels)
     return labels
 
 
