@@ -48,6 +48,7 @@ _WILDCARD = b"\x01*"
 
 
 CACHE_SIZE = 20000  # replies remembered (see Responder.handle); cleared when full or on a swap
+MAX_CACHED_QUERY = 512  # longer queries (junk, big option sets) are answered but not remembered
 _NOT_CACHED = 0
 _BY_QUERY = 1  # the reply depends only on the query bytes after the ID
 _BY_QUERY_AND_SOURCE = 2  # ... and on the packet's source address (location-dependent, no ECS)
@@ -120,7 +121,7 @@ class Responder:
             self.dropped += 1
             return None
         reply, mode, variant = self._reply(query, source, tcp)
-        if mode and not tcp:
+        if mode and not tcp and len(data) <= MAX_CACHED_QUERY:
             if len(cache) >= self._cache_size:
                 cache.clear()
             cache[data[2:] if mode == _BY_QUERY else (data[2:], source)] = (reply[2:], reply[3] & 0xF, variant)

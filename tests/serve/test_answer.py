@@ -419,3 +419,13 @@ def test_parse_keeps_original_case_and_lowercases_the_key() -> None:
     assert query is not None
     assert query.qname == b"\x03WwW\x01K\x07Example\x03COM\x00"
     assert query.key == b"\x03www\x01k\x07example\x03com\x00"
+
+
+def test_reply_memory_is_bounded_and_ignores_oversized_queries(tables: Tables) -> None:
+    responder = Responder(tables, None, random.Random(1), cache_size=10)
+    for i in range(25):
+        ask(responder, make_query(f"n{i}.{ZONE}"))
+        assert len(responder._cache) <= 10
+    junk = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"\x3f" + b"a" * 2000
+    assert responder.handle(junk, NOWHERE_CLIENT) is not None
+    assert all(len(key if isinstance(key, bytes) else key[0]) < 600 for key in responder._cache)
