@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
 DEFAULT_LISTEN: Address = ("127.0.0.1", 5353)
+MAX_TCP_CONNECTIONS = 1000  # open at once, per process
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +177,9 @@ class _TcpProtocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.peer = peer[0] if peer else ""
+        if len(self.server.connections) >= MAX_TCP_CONNECTIONS:
+            transport.close()  # RFC 7766 §6.2.2: servers may close connections to stay within their resources
+            return
         self.server.connections.add(self)
         self._arm()
 
