@@ -7,7 +7,7 @@ timeout, 401, 403, HTTP error), never an exception. The watch that wakes the loo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +26,12 @@ KUBE_SYSTEM = "kube-system"
 
 @dataclass(frozen=True, slots=True)
 class ClusterRead:
-    """A successful read: the snapshot and the list's resourceVersion (where a watch starts)."""
+    """A successful read: the snapshot and its resourceVersion (where a watch starts); `listed` is
+    False when the records came from a watch cache instead of a list."""
 
     snapshot: ClusterSnapshot
     resource_version: str
+    listed: bool = True
 
 
 def describe_failure(exc: BaseException, timeout: float) -> str:
@@ -98,32 +100,46 @@ def list_provider_secrets(api: k8s.ApiClient, cluster: str, timeout: float) -> l
     return secrets
 
 
-def read_cluster(cluster: Cluster, timeout: float, *, with_secrets: bool) -> ClusterRead | ClusterFailure:
+def read_cluster(
+    cluster: Cluster,
+    timeout: float,
+    *,
+    with_secrets: bool,
+    cached: tuple[list[dict[str, Any]], str] | None = None,
+) -> ClusterRead | ClusterFailure:
     """One cluster's snapshot, or why it could not be read.
 
-    Provider Secrets are read only where zones come from (the local cluster of a primary): a remote
-    cluster's RBAC for us covers DNSRecords only (kuadrant-coredns.md §3.8).
+    The DNSRecords come from `cached` (a live watch's cache: records, version) when given, else from
+    a list. Provider Secrets are read only where zones come from (the local cluster of a primary):
+    a remote cluster's RBAC for us covers DNSRecords only (kuadrant-coredns.md §3.8).
     """
     try:
-        records, version = list_records(cluster.api, timeout)
+        records, version = cached if cached is not None else list_records(cluster.api, timeout)
         secrets = list_provider_secrets(cluster.api, cluster.name, timeout) if with_secrets else []
     except API_ERRORS as exc:
         return ClusterFailure(cluster.name, describe_failure(exc, timeout))
     snapshot = ClusterSnapshot(
         name=cluster.name, records=tuple(records), secrets=tuple(secrets), local=cluster.local
     )
-    return ClusterRead(snapshot, version)
+    return ClusterRead(snapshot, version, listed=cached is None)
 
 
 def read_clusters(
-    clusters: Sequence[Cluster], timeout: float, *, secrets_from: frozenset[str] = frozenset()
+    clusters: Sequence[Cluster],
+    timeout: float,
+    *,
+    secrets_from: frozenset[str] = frozenset(),
+    cached: Mapping[str, tuple[list[dict[str, Any]], str]] | None = None,
 ) -> dict[str, ClusterRead | ClusterFailure]:
     """Read every cluster in parallel; each result is a ClusterRead or a ClusterFailure."""
     if not clusters:
         return {}
+    caches = cached or {}
     with ThreadPoolExecutor(max_workers=len(clusters), thread_name_prefix="kuadns-read") as pool:
         futures = {
-            c.name: pool.submit(read_cluster, c, timeout, with_secrets=c.name in secrets_from)
+            c.name: pool.submit(
+                read_cluster, c, timeout, with_secrets=c.name in secrets_from, cached=caches.get(c.name)
+            )
             for c in clusters
         }
         return {name: future.result() for name, future in futures.items()}

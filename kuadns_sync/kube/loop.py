@@ -42,7 +42,14 @@ from kuadns_sync.kube.status import (
     timestamp,
 )
 from kuadns_sync.kube.watch import OwnWrites, Watcher
-from kuadns_sync.kube.writer import WriteAction, WriteReport, apply_status, apply_writes, plan_writes
+from kuadns_sync.kube.writer import (
+    WriteAction,
+    WriteHooks,
+    WriteReport,
+    apply_status,
+    apply_writes,
+    plan_writes,
+)
 from kuadns_sync.model import (
     LABEL_ZONE_NAME,
     OWNER_LABEL,
@@ -77,6 +84,7 @@ class SyncOptions:
     force: bool = False
     timeout: float = 10.0
     dry_run: bool = False
+    relist: float = 600.0  # with live watches, list each cluster again at least this often (seconds)
 
 
 @dataclass(slots=True)
@@ -249,6 +257,21 @@ def live_plan(report: SyncReport, settings: Settings, out: Path | None, now: flo
     return diff_files(current, built.files)
 
 
+class _Hooks(WriteHooks):
+    """Our own writes: their watch events wake nobody, their results enter the watch caches at once."""
+
+    def __init__(self, own: OwnWrites, watcher: Watcher) -> None:
+        self.own = own
+        self.watcher = watcher
+
+    def wrote(self, cluster: str, obj: RawObject) -> None:
+        self.own.add(cluster, objects.resource_version(obj))
+        self.watcher.wrote(cluster, obj)
+
+    def deleted(self, cluster: str, namespace: str, name: str) -> None:
+        self.watcher.deleted(cluster, namespace, name)
+
+
 class SyncLoop:
     """One primary or secondary sync loop over the local cluster and the remote clusters it knows."""
 
@@ -273,6 +296,8 @@ class SyncLoop:
         self.wake = threading.Event()
         self.own = OwnWrites()
         self.watcher = Watcher(self.wake, self.own, options.timeout)
+        self.hooks = _Hooks(self.own, self.watcher)
+        self._listed_at = 0.0
         self._reads: dict[str, ClusterRead] = {}
         self._remotes: list[Cluster] = []
         self._memo: tuple[Hashable, MergeResult] | None = None
@@ -304,7 +329,15 @@ class SyncLoop:
     def _read(self, issues: list[Issue]) -> dict[str, ClusterSnapshot | ClusterFailure]:
         clusters, failures = self._clusters(issues)
         secrets_from = frozenset({self.local.name}) if self.options.role == "primary" else frozenset()
-        reads = read_clusters(clusters, self.options.timeout, secrets_from=secrets_from)
+        # Live watches make a list unnecessary; a cluster whose watch is down is listed (and so an
+        # unreachable cluster is noticed), and every cluster is listed again every --relist.
+        cached = {}
+        for cluster in clusters:
+            cache = self.watcher.cache(cluster, self.options.relist)
+            if cache is not None:
+                cached[cluster.name] = cache.snapshot()
+        self._listed_at = time.monotonic()
+        reads = read_clusters(clusters, self.options.timeout, secrets_from=secrets_from, cached=cached)
         self._reads = {name: r for name, r in reads.items() if isinstance(r, ClusterRead)}
         results: dict[str, ClusterSnapshot | ClusterFailure] = dict(failures)
         for name, read in reads.items():
@@ -469,7 +502,7 @@ class SyncLoop:
         if actions and writable and self._leader(report):
             unchanged_keys = {(a.namespace, a.name) for a in actions}
             unchanged = [r for r in current if objects.key(r) not in unchanged_keys]
-            report.writes = apply_writes(self.local, actions, unchanged, self.options.timeout, self.own.add)
+            report.writes = apply_writes(self.local, actions, unchanged, self.options.timeout, self.hooks)
         mark = report.phase("write", mark)
         primary_id = self._primary_id()
         fresh = [s for s in snapshots if s.name in report.fresh]
@@ -542,7 +575,7 @@ class SyncLoop:
             return
         with ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="kuadns-status") as pool:
             reports = list(
-                pool.map(lambda t: apply_status(t[0], t[1], self.options.timeout, self.own.add), targets)
+                pool.map(lambda t: apply_status(t[0], t[1], self.options.timeout, self.hooks), targets)
             )
         for part in reports:
             into.patched += part.patched
@@ -551,11 +584,13 @@ class SyncLoop:
 
     # -- the interval loop ---------------------------------------------------------------------
 
-    def _watch(self) -> None:
+    def watch_clusters(self) -> None:
+        """Start (or restart) a watch on every cluster listed in the last pass, seeded with that list."""
         clusters = {c.name: c for c in [self.local, *self._remotes]}
         for name, read in self._reads.items():
-            if name in clusters:
-                self.watcher.ensure(clusters[name], read.resource_version)
+            if name in clusters and read.listed:
+                self.watcher.start(clusters[name], list(read.snapshot.records), read.resource_version,
+                                   self._listed_at)
         self.watcher.retain(clusters)
 
     def run(
@@ -573,7 +608,7 @@ class SyncLoop:
                 report = self.sync_once()
                 on_report(report)
                 if watch:
-                    self._watch()
+                    self.watch_clusters()
                 deadline = time.monotonic() + interval
                 while not stop.is_set():
                     remaining = deadline - time.monotonic()

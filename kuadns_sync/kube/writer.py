@@ -8,7 +8,7 @@ created, updated or deleted; updates carry the resourceVersion and are retried o
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -129,12 +129,12 @@ def plan_writes(
 
 
 class _Writer:
-    def __init__(self, cluster: Cluster, timeout: float, on_write: Callable[[str, str], None]) -> None:
+    def __init__(self, cluster: Cluster, timeout: float, hooks: WriteHooks) -> None:
         self.cluster = cluster
         self.api = k8s.CustomObjectsApi(cluster.api)
         self.timeout = request_timeout(timeout)
         self.raw_timeout = timeout
-        self.on_write = on_write
+        self.hooks = hooks
 
     def _origin(self, namespace: str, name: str) -> Origin:
         return Origin(self.cluster.name, namespace, name)
@@ -157,7 +157,7 @@ class _Writer:
     def _written(self, response: object) -> RawObject:
         body = read_json(response)
         obj: RawObject = body if isinstance(body, dict) else {}
-        self.on_write(self.cluster.name, objects.resource_version(obj))
+        self.hooks.wrote(self.cluster.name, obj)
         return obj
 
     def create(self, record: AuthoritativeRecord) -> tuple[Op | None, RawObject | None, Issue | None]:
@@ -226,6 +226,7 @@ class _Writer:
                 self.api.delete_namespaced_custom_object(
                     GROUP, VERSION, namespace, PLURAL, name, body=options, _request_timeout=self.timeout
                 )
+                self.hooks.deleted(self.cluster.name, namespace, name)
                 return "delete", None, None
             except ApiException as exc:
                 if exc.status == 404:
@@ -252,8 +253,14 @@ class _Writer:
             )
 
 
-def _no_hook(cluster: str, resource_version: str) -> None:
-    return None
+class WriteHooks:
+    """Told about every successful write (the loop keeps its caches and wake-up filter current)."""
+
+    def wrote(self, cluster: str, obj: RawObject) -> None:
+        """`obj` is the object as the API server returned it after a create, update or status patch."""
+
+    def deleted(self, cluster: str, namespace: str, name: str) -> None:
+        """The object was deleted."""
 
 
 def apply_writes(
@@ -261,13 +268,13 @@ def apply_writes(
     actions: Sequence[WriteAction],
     unchanged: Sequence[RawObject],
     timeout: float,
-    on_write: Callable[[str, str], None] = _no_hook,
+    hooks: WriteHooks | None = None,
 ) -> WriteReport:
     """Carry out `actions` in `cluster`; `unchanged` objects are reported as they are."""
     report = WriteReport(objects=list(unchanged))
     if not actions:
         return report
-    writer = _Writer(cluster, timeout, on_write)
+    writer = _Writer(cluster, timeout, hooks or WriteHooks())
     with ThreadPoolExecutor(max_workers=WRITE_WORKERS, thread_name_prefix="kuadns-write") as pool:
         results = list(pool.map(writer.run, actions))
     for op, obj, issue in results:
@@ -286,7 +293,7 @@ def apply_writes(
 
 def _patch_status(
     api: k8s.CustomObjectsApi, patch: StatusPatch, timeout: float
-) -> tuple[str | None, Issue | None]:
+) -> tuple[RawObject | None, Issue | None]:
     try:
         response = api.patch_namespaced_custom_object_status(
             GROUP, VERSION, patch.namespace, PLURAL, patch.name, patch.body,
@@ -301,14 +308,14 @@ def _patch_status(
         origin = Origin(patch.cluster, patch.namespace, patch.name)
         return None, Issue(origin, "error", "WriteError", f"cannot write status: {describe_failure(exc, timeout)}")
     body: Any = read_json(response)
-    return (objects.resource_version(body) if isinstance(body, dict) else ""), None
+    return (body if isinstance(body, dict) else {}), None
 
 
 def apply_status(
     cluster: Cluster,
     patches: Sequence[StatusPatch],
     timeout: float,
-    on_write: Callable[[str, str], None] = _no_hook,
+    hooks: WriteHooks | None = None,
 ) -> WriteReport:
     """Send every status patch for `cluster` (merge patch on the status subresource)."""
     report = WriteReport()
@@ -317,11 +324,12 @@ def apply_status(
     api = k8s.CustomObjectsApi(cluster.api)
     with ThreadPoolExecutor(max_workers=WRITE_WORKERS, thread_name_prefix="kuadns-status") as pool:
         results = list(pool.map(lambda p: _patch_status(api, p, timeout), patches))
-    for patch, (version, issue) in zip(patches, results, strict=True):
-        if version is not None:
+    for patch, (obj, issue) in zip(patches, results, strict=True):
+        if obj is not None:
             report.patched += 1
-            report.versions[(patch.cluster, patch.namespace, patch.name)] = version
-            on_write(cluster.name, version)
+            report.versions[(patch.cluster, patch.namespace, patch.name)] = objects.resource_version(obj)
+            if hooks is not None:
+                hooks.wrote(cluster.name, obj)
         if issue is not None:
             report.issues.append(issue)
     return report

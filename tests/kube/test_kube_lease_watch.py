@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -133,17 +134,50 @@ def test_a_change_in_a_remote_cluster_wakes_the_loop_long_before_the_interval(cl
         wait_until(lambda: a_targets(clusters) == ["172.18.200.1", "172.18.200.33"])
 
 
-def test_after_410_gone_the_watch_relists_and_keeps_waking_the_loop(clusters: Fleet) -> None:
+def test_after_410_gone_the_watch_relists_and_keeps_waking_the_loop(
+    clusters: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kuadns_sync.kube.watch")
     s1 = clusters.servers["s1"]
     with Running(clusters, "p1") as running:
         running.settle()
-        # History is compacted while the watch is cut off: its resourceVersion is now too old.
+        passes = len(running.reports)
+        # The watch is cut off; meanwhile the record changes and the history is compacted, so the
+        # watch's resourceVersion is too old when it comes back (410 Gone inside the watch stream).
         s1.set_fault("unreachable")
-        s1.compact()
-        time.sleep(0.3)
+        time.sleep(0.2)
         s1.set_fault(None)
         clusters.apply("s1", dnsrecord("external-api", lb_endpoints(UID["s1"], "172.18.200.44", "GEO-EU", 100, True)))
         s1.compact()
+        s1.reset_counters()
         wait_until(lambda: a_targets(clusters) == ["172.18.200.1", "172.18.200.44"], timeout=15)
-        relists = [r for r in s1.requests() if r.method == "GET" and "limit=1" in r.query]
-        assert relists, "the watch did not re-list after 410 Gone"
+        lists = [r for r in s1.requests() if r.method == "GET" and r.path.endswith("/dnsrecords")
+                 and "watch=true" not in r.query]
+        assert lists, "nobody re-listed after 410 Gone"
+        assert len(running.reports) > passes  # woken by the watch: the interval is 60 s
+    assert "cluster s1: watch history expired (410 Gone): re-listing" in caplog.text
+
+
+def dnsrecord_lists(server: object) -> int:
+    return sum(
+        1 for r in server.requests()  # type: ignore[attr-defined]
+        if r.method == "GET" and r.path.endswith("/dnsrecords") and "watch=true" not in r.query
+    )
+
+
+def test_live_watches_replace_lists_and_a_broken_watch_falls_back_to_listing(clusters: Fleet) -> None:
+    s1 = clusters.servers["s1"]
+    with Running(clusters, "p1") as running:
+        running.settle()
+        for server in clusters.servers.values():
+            server.reset_counters()
+        clusters.apply("p2", dnsrecord("external-api", lb_endpoints(UID["p2"], "172.18.200.2", "GEO-NA", 125, False)))
+        wait_until(lambda: a_targets(clusters) == ["172.18.200.1", "172.18.200.2", "172.18.200.3"])
+        running.settle()
+        assert dnsrecord_lists(s1) == 0  # s1 came from its watch cache
+        assert dnsrecord_lists(clusters.servers["p2"]) == 0
+        s1.set_fault("unreachable")
+        passes = len(running.reports)
+        clusters.apply("p2", dnsrecord("external-api", lb_endpoints(UID["p2"], "172.18.200.22", "GEO-NA", 125, False)))
+        wait_until(lambda: len(running.reports) > passes and running.reports[-1].stale == ("s1",))
+        assert a_targets(clusters) == ["172.18.200.1", "172.18.200.22", "172.18.200.3"]
