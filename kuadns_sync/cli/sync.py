@@ -131,7 +131,12 @@ def sync(
     ] = None,
     cluster_timeout: TimeoutOpt = "10s",
     cluster_name: NameOpt = "local",
-    no_watch: Annotated[bool, typer.Option("--no-watch", help="Only resync on the interval.")] = False,
+    no_watch: Annotated[
+        bool, typer.Option("--no-watch", help="No watches: list every cluster on every pass, only on the interval.")
+    ] = False,
+    relist: Annotated[
+        str, typer.Option("--relist", help="With watches, list every cluster again at least this often.")
+    ] = "10m",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Sync DNSRecords across clusters: merge, write authoritative records and status, render the bundle."""
@@ -153,6 +158,7 @@ def sync(
             role=settings.role, cluster_secret_namespace=namespace, out=out,
             max_stale=parse_duration(max_stale, "--max-stale"), max_change=max_change, force=force,
             timeout=parse_duration(cluster_timeout, "--cluster-timeout"),
+            relist=parse_duration(relist, "--relist"),
         )
         local = Cluster(cluster_name, local_client(kubeconfig, context), local=True)
     except KuadnsError as exc:
