@@ -464,13 +464,17 @@ class _ZoneCompiler:
     # -- combining variants
 
     def entry(self, build: Callable[[int], Node]) -> Entry:
-        self._touched = []
+        """The answer built for every variant: one reply if they agree, else a Geo of them.
+
+        `_last_touched` is left holding every name any variant's build looked at."""
+        touched: list[bytes] = []
+        self._touched = touched
         first = _finish(build(0))
-        touched, self._touched = self._touched, None
-        self._last_touched = touched
         if len(self.data) == 1 or (self.same_everywhere and all(k in self.invariant for k in touched)):
+            self._touched, self._last_touched = None, touched
             return first
         replies = [first] + [_finish(build(v)) for v in range(1, len(self.data))]
+        self._touched, self._last_touched = None, touched
         if all(r == first for r in replies):
             return first
         interned: dict[Reply, Reply] = {}

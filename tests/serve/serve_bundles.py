@@ -127,6 +127,7 @@ def _common_lines(zone: str) -> list[str]:
         f"geo-na.klb.api CNAME c2.klb.api.{zone}.",
         "c1.klb.api A 172.18.200.1",
         "c2.klb.api A 172.18.200.2",
+        "c2.klb.api AAAA 2001:db8::2",  # only the NA cluster has IPv6: AAAA differs by location
         "c3.klb.api A 172.18.200.3",
         "mail A 10.6.0.1",
         f"tomulti CNAME multi.{zone}.",

@@ -124,6 +124,13 @@ def test_geo_then_weight_along_a_cname_chain(responder: Responder) -> None:
     assert seen == {"172.18.200.1", "172.18.200.3"}  # the weighted hop draws on every query
 
 
+def test_a_type_found_only_on_one_regions_chain_is_answered_there(responder: Responder) -> None:
+    us = ask(responder, make_query(f"api.{ZONE}", "AAAA"), source=US_CLIENT)
+    assert answer_texts(us)[-1] == f"c2.klb.api.{ZONE}. 60 AAAA 2001:db8::2"
+    ie = ask(responder, make_query(f"api.{ZONE}", "AAAA"), source=IE_CLIENT)
+    assert rcode(ie) == "NOERROR" and len(ie.answer) == 3 and soa_of(ie)  # the chain, then NODATA
+
+
 def test_plain_rrset_is_returned_whole_directly_and_at_the_end_of_a_chain(responder: Responder) -> None:
     assert sorted(addresses(ask(responder, make_query(f"multi.{ZONE}")))) == ["10.2.0.1", "10.2.0.2"]
     chained = ask(responder, make_query(f"tomulti.{ZONE}"))
