@@ -118,7 +118,8 @@ def writes(clusters: Sequence[Emulated]) -> dict[str, int]:
 def run(records: int, cluster_count: int, in_process: bool, zone: str = "bench.example.com") -> dict[str, Any]:
     """Run the benchmark; returns the measurements."""
     from kuadns_sync.kube.clients import Cluster, local_client
-    from kuadns_sync.kube.loop import SyncLoop, SyncOptions, SyncReport
+    from kuadns_sync.kube.loop import SyncLoop
+    from kuadns_sync.kube.report import SyncOptions, SyncReport
     from kuadns_sync.model import Settings
 
     started = time.monotonic()

@@ -100,7 +100,7 @@ def _namespace(flag: str | None) -> str:
     try:  # in a pod: the service account's namespace (downward API file)
         return Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read_text("utf-8").strip()
     except OSError:
-        from kuadns_sync.kube.loop import DEFAULT_NAMESPACE
+        from kuadns_sync.kube.report import DEFAULT_NAMESPACE
 
         return DEFAULT_NAMESPACE
 
@@ -142,7 +142,8 @@ def sync(
     """Sync DNSRecords across clusters: merge, write authoritative records and status, render the bundle."""
     from kuadns_sync.kube.clients import Cluster, local_client
     from kuadns_sync.kube.lease import LeaderLease
-    from kuadns_sync.kube.loop import SyncLoop, SyncOptions, SyncReport
+    from kuadns_sync.kube.loop import SyncLoop
+    from kuadns_sync.kube.report import SyncOptions, SyncReport
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
@@ -214,7 +215,10 @@ def diff_live(
 ) -> None:
     """Dry run against live clusters: what `sync` would change (exit 0 none, 2 changes, 1 error)."""
     from kuadns_sync.kube.clients import Cluster, local_client
-    from kuadns_sync.kube.loop import SyncLoop, SyncOptions, live_plan
+    from kuadns_sync.kube.loop import SyncLoop
+    from kuadns_sync.kube.plans import live_plan
+    from kuadns_sync.kube.report import SyncOptions
+    from kuadns_sync.model import MergeResult
     from kuadns_sync.plan import format_text, to_json, unsafe_reasons
 
     try:
@@ -232,7 +236,8 @@ def diff_live(
             loop.close()
         if not (report.fresh or report.stale):
             raise ConfigError(f"cluster {cluster_name}: cannot be read")
-        plan = live_plan(report, settings, out, time.time())
+        result = report.result or MergeResult((), (), (), ())
+        plan = live_plan(result, report.current, settings, out, time.time())
     except KuadnsError as exc:
         raise _fail(str(exc)) from None
     _print_issues(report.issues)

@@ -8,17 +8,13 @@ modules stale, status, writer.plan_writes and kuadns_sync.plan.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from kuadns_sync.bundle import resolve_generation, write_generation
 from kuadns_sync.errors import BundleError
@@ -26,6 +22,9 @@ from kuadns_sync.kube import objects
 from kuadns_sync.kube.clients import Cluster, RemoteClusters
 from kuadns_sync.kube.collect import API_ERRORS, ClusterRead, cluster_id, describe_failure, read_clusters
 from kuadns_sync.kube.lease import LeaderLease
+from kuadns_sync.kube.memo import fingerprint
+from kuadns_sync.kube.plans import safety_plan
+from kuadns_sync.kube.report import SyncOptions, SyncReport
 from kuadns_sync.kube.stale import (
     ClusterFailure,
     ClusterMemory,
@@ -43,7 +42,6 @@ from kuadns_sync.kube.status import (
 )
 from kuadns_sync.kube.watch import OwnWrites, Watcher
 from kuadns_sync.kube.writer import (
-    WriteAction,
     WriteHooks,
     WriteReport,
     apply_status,
@@ -51,210 +49,19 @@ from kuadns_sync.kube.writer import (
     plan_writes,
 )
 from kuadns_sync.model import (
-    LABEL_ZONE_NAME,
-    OWNER_LABEL,
     ClusterSnapshot,
     Issue,
     MergeResult,
     Origin,
     RawObject,
-    Role,
     Settings,
 )
-from kuadns_sync.ownership import parse_txt_value
-from kuadns_sync.pipeline import authoritative_files, build_bundle, load_previous, merge_snapshots
-from kuadns_sync.plan import MAX_SAFE_CHANGE_FRACTION, Plan, diff_files, unsafe_reasons
+from kuadns_sync.pipeline import build_bundle, load_previous, merge_snapshots
+from kuadns_sync.plan import unsafe_reasons
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NAMESPACE = "kuadns-system"
 MIN_GAP_SECONDS = 1.0  # coalesce bursts of watch events into one sync
-_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-@dataclass(frozen=True, slots=True)
-class SyncOptions:
-    """How the loop behaves (from the command line)."""
-
-    role: Role = "primary"
-    cluster_secret_namespace: str = DEFAULT_NAMESPACE
-    out: Path | None = None
-    max_stale: float = 600.0
-    max_change: float = MAX_SAFE_CHANGE_FRACTION
-    force: bool = False
-    timeout: float = 10.0
-    dry_run: bool = False
-    relist: float = 600.0  # with live watches, list each cluster again at least this often (seconds)
-
-
-@dataclass(slots=True)
-class SyncReport:
-    """What one pass saw and did."""
-
-    role: Role
-    leader: bool | None = None  # None: nothing to write, the Lease was not consulted
-    fresh: tuple[str, ...] = ()
-    stale: tuple[str, ...] = ()
-    unreached: tuple[str, ...] = ()
-    dropped: tuple[str, ...] = ()
-    records: int = 0
-    authoritative: int = 0
-    current: tuple[RawObject, ...] = ()  # the local cluster's authoritative objects before writing
-    actions: tuple[WriteAction, ...] = ()
-    status_patches: tuple[StatusPatch, ...] = ()
-    writes: WriteReport = field(default_factory=WriteReport)
-    refused: tuple[str, ...] = ()
-    plan: Plan | None = None
-    bundle: Path | None = None
-    bundle_changed: bool = False
-    serials: dict[str, int] = field(default_factory=dict)
-    issues: tuple[Issue, ...] = ()
-    result: MergeResult | None = None
-    seconds: float = 0.0
-    phases: dict[str, float] = field(default_factory=dict)
-
-    def phase(self, name: str, since: float) -> float:
-        """Record the time spent in `name` since `since` (monotonic); returns now."""
-        now = time.monotonic()
-        self.phases[name] = self.phases.get(name, 0.0) + now - since
-        return now
-
-    @property
-    def ok(self) -> bool:
-        """No refusal, no write error, and the local cluster was read."""
-        return not self.refused and not self.writes.issues and bool(self.fresh or self.stale)
-
-    def summary(self) -> str:
-        """One log line."""
-        clusters = f"{len(self.fresh)} cluster(s) read"
-        if self.stale:
-            clusters += f", stale: {','.join(self.stale)}"
-        if self.unreached:
-            clusters += f", never reached: {','.join(self.unreached)}"
-        if self.dropped:
-            clusters += f", DROPPED: {','.join(self.dropped)}"
-        w = self.writes
-        parts = [
-            f"sync ({self.role}{', not leader' if self.leader is False else ''}): {clusters}",
-            f"{self.records} record(s), {self.authoritative} authoritative",
-            f"writes: {w.created} created, {w.updated} updated, {w.deleted} deleted, {w.patched} status",
-        ]
-        if self.refused:
-            parts.append("REFUSED (unsafe, use --force)")
-        if self.bundle is not None:
-            serials = " ".join(f"{z}={s}" for z, s in sorted(self.serials.items()))
-            parts.append(f"bundle {'written' if self.bundle_changed else 'unchanged'} ({serials or 'no zones'})")
-        parts.append(f"{len(self.issues)} issue(s), {self.seconds:.2f}s")
-        return "; ".join(parts)
-
-
-_RecordKey = tuple[str, str, str, int | str, tuple[tuple[str, str], ...], bool]
-
-
-def _record_key(raw: RawObject) -> _RecordKey:
-    # What the merge reads from a record: identity, spec (metadata.generation moves with every spec
-    # change, an API server contract; without it the spec itself), labels and whether it is going
-    # away. Statuses we write ourselves change none of these.
-    generation = objects.generation(raw)
-    spec_key = generation if generation else json.dumps(objects.spec(raw), sort_keys=True)
-    return (
-        objects.uid(raw), objects.namespace(raw), objects.name(raw), spec_key,
-        tuple(sorted(objects.labels(raw).items())), objects.is_deleting(raw),
-    )
-
-
-def fingerprint(snapshots: Sequence[ClusterSnapshot]) -> Hashable:
-    """Everything the merge reads from `snapshots`, as a hashable value (equal inputs, equal result)."""
-    # Authoritative records are our own output and never a merge input.
-    return tuple(
-        (
-            s.name, s.local, s.stale_since, s.secrets,
-            tuple(sorted(_record_key(r) for r in s.records if not objects.is_authoritative(r))),
-        )
-        for s in sorted(snapshots, key=lambda s: s.name)
-    )
-
-
-def _auth_file(obj: RawObject) -> tuple[str, bytes]:
-    meta = objects.metadata(obj)
-    doc = {
-        "apiVersion": obj.get("apiVersion"),
-        "kind": obj.get("kind"),
-        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"), "labels": objects.labels(obj)},
-        "spec": objects.spec(obj),
-    }
-    text = yaml.dump(doc, Dumper=_DUMPER, sort_keys=True, default_flow_style=False, width=1000)
-    return f"authoritative/{objects.namespace(obj)}/{objects.name(obj)}.yaml", text.encode("utf-8")
-
-
-def _is_registry(endpoint: Mapping[str, Any] | None) -> bool:
-    # Ownership TXT records (kuadrant-coredns.md §2.5) follow their data records; counting them would
-    # double every change and make a one-gateway removal look like a mass deletion.
-    if endpoint is None or endpoint.get("recordType") != "TXT":
-        return False
-    return any(isinstance(t, str) and parse_txt_value(t) is not None for t in endpoint.get("targets") or [])
-
-
-def _served_part(endpoint: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    if endpoint is None:
-        return None
-    labels = {k: v for k, v in (endpoint.get("labels") or {}).items() if k != OWNER_LABEL}
-    return {**endpoint, "labels": labels}
-
-
-def safety_plan(
-    actions: Sequence[WriteAction], current: Sequence[RawObject], result: MergeResult
-) -> Plan | None:
-    """The plan the safety threshold judges: data endpoints of the zones that updates or deletes touch.
-
-    Creates are always safe; registry TXT endpoints and owner-label-only updates change nothing
-    that is served, so they are left out of both the changes and the existing count.
-    """
-    zones: set[str] = set()
-    for action in actions:
-        if action.op == "create":
-            continue
-        if action.desired is not None and action.desired.zone:
-            zones.add(action.desired.zone)
-        if action.current is not None:
-            zones.add(objects.labels(action.current).get(LABEL_ZONE_NAME, ""))
-    if not zones:
-        return None
-    in_zones = [
-        obj for obj in current
-        if objects.is_authoritative(obj) and objects.labels(obj).get(LABEL_ZONE_NAME, "") in zones
-    ]
-    touched = replace(result, authoritative=tuple(r for r in result.authoritative if (r.zone or "") in zones))
-    full = diff_files(dict(_auth_file(obj) for obj in in_zones), authoritative_files(touched))
-    changes = tuple(
-        c for c in full.changes
-        if not (_is_registry(c.old) or _is_registry(c.new))
-        and not (c.op == "update" and _served_part(c.old) == _served_part(c.new))
-    )
-    existing: dict[str, int] = {}
-    for obj in in_zones:
-        zone = objects.labels(obj).get(LABEL_ZONE_NAME, "")
-        eps = objects.spec(obj).get("endpoints") or []
-        existing[zone] = existing.get(zone, 0) + sum(1 for e in eps if isinstance(e, dict) and not _is_registry(e))
-    return Plan(changes=changes, files=(), existing=existing)
-
-
-def live_plan(report: SyncReport, settings: Settings, out: Path | None, now: float) -> Plan:
-    """Everything the next sync would change: authoritative records in the cluster and, with `out`,
-    the zone files of the bundle there (the `diff-live` view)."""
-    result = report.result or MergeResult((), (), (), ())
-    current = dict(_auth_file(obj) for obj in report.current)
-    if out is None:
-        return diff_files(current, authoritative_files(result))
-    previous = load_previous(out)
-    if previous is not None:
-        root = previous.path
-        for path in sorted(root.rglob("*")):
-            rel = str(path.relative_to(root))
-            if path.is_file() and rel.startswith("zones/"):
-                current[rel] = path.read_bytes()
-    built = build_bundle(result, settings, previous, now)
-    return diff_files(current, built.files)
 
 
 class _Hooks(WriteHooks):

@@ -20,7 +20,8 @@ from kuadns_sync.dev import ApiServer, start_apiserver
 from kuadns_sync.hashing import root_host_hash, short_hash
 from kuadns_sync.kube.clients import Cluster, local_client
 from kuadns_sync.kube.lease import LeaderLease
-from kuadns_sync.kube.loop import SyncLoop, SyncOptions, SyncReport
+from kuadns_sync.kube.loop import SyncLoop
+from kuadns_sync.kube.report import SyncOptions, SyncReport
 from kuadns_sync.model import Settings
 
 ZONE = "k.example.com"

@@ -92,7 +92,7 @@ def source(**meta: Any) -> dict[str, Any]:
 
 
 def test_merge_fingerprint_ignores_our_own_writes_but_not_input_changes() -> None:
-    from kuadns_sync.kube.loop import fingerprint
+    from kuadns_sync.kube.memo import fingerprint
     from kuadns_sync.model import ClusterSnapshot
 
     def key(*records: dict[str, Any], stale: float | None = None) -> object:

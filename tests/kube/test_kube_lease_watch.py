@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kuadns_sync.kube.loop import SyncReport
+from kuadns_sync.dev import ApiServer
+from kuadns_sync.kube.report import SyncReport
 from tests.kube.kube_fleet import UID, Fleet, dnsrecord, endpoints_of, fleet, lb_endpoints
 
 
@@ -158,11 +159,11 @@ def test_after_410_gone_the_watch_relists_and_keeps_waking_the_loop(
     assert "cluster s1: watch history expired (410 Gone): re-listing" in caplog.text
 
 
-def dnsrecord_lists(server: object) -> int:
-    return sum(
-        1 for r in server.requests()  # type: ignore[attr-defined]
+def dnsrecord_lists(server: ApiServer) -> int:
+    return len([
+        r for r in server.requests()
         if r.method == "GET" and r.path.endswith("/dnsrecords") and "watch=true" not in r.query
-    )
+    ])
 
 
 def test_live_watches_replace_lists_and_a_broken_watch_falls_back_to_listing(clusters: Fleet) -> None:
