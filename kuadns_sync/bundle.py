@@ -166,6 +166,11 @@ def _dump(value: Any, depth: int, indent: str) -> str:
     return "[\n" + ",\n".join(items) + "\n" + indent + "]"
 
 
+def read_files(generation: Path) -> dict[str, bytes]:
+    """Every file of a generation directory: relative path -> bytes (for plans against what is served)."""
+    return {str(p.relative_to(generation)): p.read_bytes() for p in sorted(generation.rglob("*")) if p.is_file()}
+
+
 def read_manifest(generation: Path) -> dict[str, Any]:
     """Read and check the manifest of a generation directory. Raises BundleError."""
     try:

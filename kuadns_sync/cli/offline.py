@@ -14,12 +14,13 @@ from typing import Annotated
 
 import typer
 
-from kuadns_sync.bundle import read_bundle, write_generation
+from kuadns_sync.bundle import Bundle, read_files, write_generation
 from kuadns_sync.cli.app import app
 from kuadns_sync.config import settings_from_options
 from kuadns_sync.errors import KuadnsError, UnsafePlanError
 from kuadns_sync.model import Issue, Settings
 from kuadns_sync.pipeline import (
+    BuiltBundle,
     build_bundle,
     collect_offline,
     load_previous,
@@ -49,17 +50,13 @@ NsOpt = Annotated[
     list[str] | None,
     typer.Option("--nameserver", help="Apex nameserver NAME[=ADDR,...] for the --zone zones (repeatable)."),
 ]
-RnameOpt = Annotated[
-    str | None, typer.Option("--rname", help="SOA contact e-mail (e.g. hostmaster@example.com).")
-]
+RnameOpt = Annotated[str | None, typer.Option("--rname", help="SOA contact e-mail (e.g. hostmaster@example.com).")]
 RoleOpt = Annotated[str | None, typer.Option("--role", help="primary (default) or secondary.")]
 LocalOpt = Annotated[
     str | None,
     typer.Option("--local-cluster", help="Which cluster directory is this cluster (default: local)."),
 ]
-TtlOpt = Annotated[
-    int | None, typer.Option("--default-ttl", help="TTL for endpoints without recordTTL (60).")
-]
+TtlOpt = Annotated[int | None, typer.Option("--default-ttl", help="TTL for endpoints without recordTTL (60).")]
 FallbackOpt = Annotated[
     str | None,
     typer.Option("--geo-fallback", help="When no geo matches and no '*': any (default) or nodata."),
@@ -103,12 +100,25 @@ def load_settings(
     )
 
 
-def _current_files(out: Path) -> dict[str, bytes]:
-    previous = load_previous(out)
-    if previous is None:
-        return {}
-    root = previous.path
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+def _desired(
+    records: Path,
+    out: Path | None,
+    config: Path | None,
+    zones: list[str] | None,
+    nameservers: list[str] | None,
+    rname: str | None,
+    role: str | None,
+    local_cluster: str | None,
+    default_ttl: int | None,
+    geo_fallback: str | None,
+) -> tuple[BuiltBundle, Bundle | None, tuple[int, int]]:
+    """The bundle the manifests call for, the bundle at `out` now, and (DNSRecords, clusters) read."""
+    settings = load_settings(records, config, zones, nameservers, rname, role, local_cluster, default_ttl, geo_fallback)
+    snapshots, source_issues = collect_offline(records, settings)
+    result = merge_snapshots(snapshots, settings, source_issues)
+    previous = load_previous(out) if out is not None else None
+    built = build_bundle(result, settings, previous, now_from_env() if out is not None else 0.0)
+    return built, previous, (sum(len(s.records) for s in snapshots), len(snapshots))
 
 
 @app.command()
@@ -123,21 +133,15 @@ def render(
     local_cluster: LocalOpt = None,
     default_ttl: TtlOpt = None,
     geo_fallback: FallbackOpt = None,
-    force: Annotated[
-        bool, typer.Option(help="Write even when the change exceeds the safety threshold.")
-    ] = False,
+    force: Annotated[bool, typer.Option(help="Write even when the change exceeds the safety threshold.")] = False,
 ) -> None:
     """Render DNSRecord manifests into a bundle of per-region zone files (atomic; no-op when unchanged)."""
     try:
-        settings = load_settings(
-            records, config, zone, nameserver, rname, role, local_cluster, default_ttl, geo_fallback
+        built, previous, _ = _desired(
+            records, out, config, zone, nameserver, rname, role, local_cluster, default_ttl, geo_fallback
         )
-        snapshots, source_issues = collect_offline(records, settings)
-        result = merge_snapshots(snapshots, settings, source_issues)
-        previous = load_previous(out)
-        built = build_bundle(result, settings, previous, now_from_env())
         if previous is not None and previous.content_hash != built.content_hash and not force:
-            reasons = unsafe_reasons(diff_files(_current_files(out), built.files))
+            reasons = unsafe_reasons(diff_files(read_files(previous.path), built.files))
             if reasons:
                 raise UnsafePlanError("; ".join(reasons))
         generation = write_generation(out, built.files, built.content_hash)
@@ -167,14 +171,10 @@ def diff(
 ) -> None:
     """Dry run: what `render` would change in authoritative records and zone files (exit 0 none, 2 changes)."""
     try:
-        settings = load_settings(
-            records, config, zone, nameserver, rname, role, local_cluster, default_ttl, geo_fallback
+        built, previous, _ = _desired(
+            records, out, config, zone, nameserver, rname, role, local_cluster, default_ttl, geo_fallback
         )
-        snapshots, source_issues = collect_offline(records, settings)
-        result = merge_snapshots(snapshots, settings, source_issues)
-        previous = load_previous(out)
-        built = build_bundle(result, settings, previous, now_from_env())
-        plan = diff_files(_current_files(out), built.files)
+        plan = diff_files(read_files(previous.path) if previous is not None else {}, built.files)
     except KuadnsError as exc:
         raise fail(str(exc)) from None
     print_issues(built.issues)
@@ -201,24 +201,17 @@ def validate(
 ) -> None:
     """Report every problem in the manifests (exit 1 if any error; warnings alone exit 0)."""
     try:
-        settings = load_settings(
-            records, config, zone, nameserver, rname, role, local_cluster, default_ttl, geo_fallback
+        built, _, (records_count, clusters) = _desired(
+            records, None, config, zone, nameserver, rname, role, local_cluster, default_ttl, geo_fallback
         )
-        snapshots, source_issues = collect_offline(records, settings)
-        result = merge_snapshots(snapshots, settings, source_issues)
-        built = build_bundle(result, settings, None, 0.0)
     except KuadnsError as exc:
         raise fail(str(exc)) from None
     for issue in built.issues:
         typer.echo(str(issue))
     errors = sum(1 for i in built.issues if i.severity == "error")
     warnings = len(built.issues) - errors
-    records_count = sum(len(s.records) for s in snapshots)
-    typer.echo(
-        f"{records_count} DNSRecord(s) in {len(snapshots)} cluster(s): "
-        f"{errors} error(s), {warnings} warning(s)"
-    )
+    typer.echo(f"{records_count} DNSRecord(s) in {clusters} cluster(s): {errors} error(s), {warnings} warning(s)")
     raise typer.Exit(1 if errors else 0)
 
 
-__all__ = ["diff", "load_settings", "render", "validate", "read_bundle"]
+__all__ = ["diff", "load_settings", "render", "validate"]
