@@ -149,6 +149,9 @@ def sync(
         level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        # Its retry warnings repeat what the pass reports once, per cluster, with the cause.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     period = parse_duration(interval, "--interval")
     if not 0 <= max_change <= 1:
         raise typer.BadParameter("must be between 0 and 1", param_hint="--max-change")

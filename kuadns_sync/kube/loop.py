@@ -186,7 +186,7 @@ class SyncLoop:
     def _carry(self, issues: list[Issue]) -> tuple[list[ClusterSnapshot], SyncReport]:
         now = self.clock()
         results = self._read(issues)
-        carried = carry_over(self.memory, results, now, self.options.max_stale)
+        carried = carry_over(self.memory, results, now, self.options.max_stale, self.local.name)
         self.memory = dict(carried.memory)
         issues += carried.issues
         for name, result in sorted(results.items()):

@@ -77,8 +77,13 @@ def carry_over(
     results: Mapping[str, ClusterSnapshot | ClusterFailure],
     now: float,
     max_stale: float,
+    local: str | None = None,
 ) -> Carried:
-    """Combine this pass's reads with what is remembered; clusters absent from `results` are forgotten."""
+    """Combine this pass's reads with what is remembered; clusters absent from `results` are forgotten.
+
+    `local` names the cluster we run in: never read, it has no stand-in (its authoritative records
+    are what the stand-in is made of).
+    """
     snapshots: list[ClusterSnapshot] = []
     new_memory: dict[str, ClusterMemory] = {}
     fresh: set[str] = set()
@@ -122,7 +127,12 @@ def carry_over(
                 )
             )
             continue
-        if now - since <= max_stale:
+        if cluster == local:
+            dropped.add(cluster)
+            issues.append(
+                Issue(None, "error", "Stale", f"cluster {cluster} (local): {result.message}; never read since start")
+            )
+        elif now - since <= max_stale:
             unreached.add(cluster)
             issues.append(
                 Issue(

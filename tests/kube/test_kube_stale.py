@@ -139,3 +139,10 @@ def test_everything_attributed_needs_no_stand_in() -> None:
         [{"dnsName": "api.k.example.com", "recordType": "A", "targets": ["1.1.1.1"], "labels": {"owner": "o1"}}]
     )
     assert unattributed_records([auth], {"o1"}, T0) is None
+
+
+def test_the_local_cluster_never_read_has_no_stand_in() -> None:
+    carried = carry_over({}, {"east": ClusterFailure("east", "unreachable: connection refused")}, T0, 600, "east")
+    assert carried.unreached == frozenset()
+    assert carried.dropped == {"east"}
+    assert "cluster east (local)" in carried.issues[0].message
