@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,11 +133,12 @@ def parse_dnsperf(text: str) -> PerfResult:
     )
 
 
-def percentile_from_verbose(lines: Iterator[str], fraction: float = 0.99) -> float | None:
-    """The `fraction` latency percentile (ms) from dnsperf -v lines `> RCODE ... <seconds>`; timeouts excluded."""
+def percentile_from_verbose(lines: Iterable[str], fraction: float = 0.99) -> float | None:
+    """The `fraction` latency percentile (ms) of the answered queries, from dnsperf -v lines
+    `> RCODE <query> <seconds>` (timeouts `> T` and interruptions `> I` carry no latency)."""
     latencies: list[float] = []
     for line in lines:
-        if not line.startswith("> ") or line.startswith("> T"):
+        if not line.startswith("> ") or line.startswith(("> T ", "> I ")):
             continue
         try:
             latencies.append(float(line.rsplit(None, 1)[1]))
@@ -199,8 +200,7 @@ def _finish_perf(out_path: Path, verbose: bool) -> PerfResult:
     result = parse_dnsperf(text_tail)
     if verbose:
         with open(out_path, errors="replace") as handle:
-            p99 = percentile_from_verbose(handle)
-        result = dataclasses.replace(result, p99_ms=p99)
+            result = dataclasses.replace(result, p99_ms=percentile_from_verbose(handle))
     out_path.unlink(missing_ok=True)
     return result
 
@@ -253,6 +253,9 @@ def write_ecs_queries(path: Path, names: Sequence[str], seed: int = 0) -> int:
             query = dns.message.make_query(
                 name, dns.rdatatype.A, use_edns=0, options=[dns.edns.ECSOption(address, int(prefix))]
             )
+            # dnsperf -v copies each -B packet up to its first NUL byte as the query's description:
+            # a printable ID keeps that text free of newlines (dnsperf replaces the ID when sending).
+            query.id = 0x4141
             wire = query.to_wire()
             handle.write(struct.pack("!H", len(wire)) + wire)
     return len(pairs)
@@ -481,6 +484,11 @@ def report(ctx: Context, rows: Sequence[Row], reload: ReloadResult | None, meta:
             f"| {p.max_ms:.3f} | {p.lost} | {p.noerror_pct:.1f} | {row.rss_mib:.1f} | {row.start_s:.2f} "
             f"| {ratio_static} | {ratio_geo} |"
         )
+    lines += [
+        "",
+        "lost: queries without an answer within 2 s (dnsperf's 'Queries lost'; at saturation a UDP server "
+        "drops what overflows its socket buffer). RSS: VmRSS of the server and its children after its runs.",
+    ]
     if reload is not None:
         lines += ["", "## Reload under load", ""]
         if reload.perf is None:

@@ -51,10 +51,11 @@ def test_parse_dnsperf_statistics() -> None:
         parse_dnsperf("no statistics here")
 
 
-def test_p99_from_verbose_lines_ignores_timeouts() -> None:
-    lines = [f"> NOERROR a.example A 0.{i:06d}\n" for i in range(1, 101)] + ["> T a.example A\n", "junk\n"]
-    assert percentile_from_verbose(iter(lines)) == pytest.approx(0.1)
-    assert percentile_from_verbose(iter(["> T\n"])) is None
+def test_p99_from_verbose_lines() -> None:
+    lines = [f"> NOERROR a.example A 0.{i:06d}\n" for i in range(1, 101)]
+    lines += ["> T a.example A 9.0\n", "> I a.example A\n", "junk\n"]
+    assert percentile_from_verbose(lines) == pytest.approx(0.1)
+    assert percentile_from_verbose(["> T x A\n"]) is None
 
 
 def test_workload_names(generated_bundle: Rendered) -> None:
@@ -96,3 +97,4 @@ def test_real_dnsperf_run_is_parsed(generated_bundle: Rendered, tmp_path: Path) 
     assert result.noerror_pct == pytest.approx(100.0)
     assert result.p99_ms is not None and 0 < result.p99_ms <= result.max_ms
     assert result.avg_ms <= result.max_ms
+    assert result.lost == 0
