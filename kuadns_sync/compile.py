@@ -375,7 +375,9 @@ class _ZoneCompiler:
 
     # -- resolution of one (name, type) in one variant
 
-    def resolve(self, v: int, key: bytes, qtype: int | None, enc: Encoder, hops: int, owner: bytes | None) -> Node:
+    def resolve(
+        self, v: int, key: bytes, qtype: int | None, enc: Encoder, chain: tuple[bytes, ...], owner: bytes | None
+    ) -> Node:
         """The answer tree for `qtype` (None: a type present nowhere in the zone) at `key` in variant v."""
         slots = self.slots(v, key)
         if slots is None:
@@ -397,7 +399,7 @@ class _ZoneCompiler:
             return self._hops(slots[qtype], owner, qtype, enc, lambda _m: tail)
         if TYPE_CNAME in slots and qtype != TYPE_CNAME:
             return self._hops(
-                slots[TYPE_CNAME], owner, TYPE_CNAME, enc, lambda m: self._chase(v, m, qtype, enc, hops)
+                slots[TYPE_CNAME], owner, TYPE_CNAME, enc, lambda m: self._chase(v, m, qtype, enc, (*chain, key))
             )
         return self._soa_leaf(v, NOERROR, enc)
 
@@ -406,11 +408,11 @@ class _ZoneCompiler:
         glue, count = self._glue(v, targets, enc)
         return Leaf(QR | AA | NOERROR, b"", 0, glue, count)
 
-    def _chase(self, v: int, member: Member, qtype: int | None, enc: Encoder, hops: int) -> Node:
+    def _chase(self, v: int, member: Member, qtype: int | None, enc: Encoder, chain: tuple[bytes, ...]) -> Node:
         key = self._target_key(member.rdatas[0])
-        if hops + 1 >= MAX_CHAIN or not self.in_zone(key) or self.below_cut(key, include_self=True):
-            return _CHAIN_END
-        return self.resolve(v, key, qtype, enc, hops + 1, None)
+        if len(chain) >= MAX_CHAIN or key in chain or not self.in_zone(key) or self.below_cut(key, include_self=True):
+            return _CHAIN_END  # too long, a loop (each record once), out of the zone, or delegated
+        return self.resolve(v, key, qtype, enc, chain, None)
 
     def _target_key(self, rdata: dns.rdata.Rdata) -> bytes:
         cached = self._targets.get(id(rdata))
@@ -488,7 +490,7 @@ class _ZoneCompiler:
         qtypes = set(present)
         if TYPE_CNAME in present:
             qtypes |= self.types  # the chain's end depends on the type asked for
-        default = self.entry(lambda v: self.resolve(v, source, None, enc, 0, owner))
+        default = self.entry(lambda v: self.resolve(v, source, None, enc, (), owner))
         # A type that occurs at no name the chain visits answers exactly like "any other type".
         visited = set(self._last_touched)
         by_type: dict[int, Entry] = {}
@@ -496,7 +498,7 @@ class _ZoneCompiler:
             if qt not in present and not any(qt in (d.get(k) or {}) for k in visited for d in self.data):
                 by_type[qt] = default
                 continue
-            by_type[qt] = self.entry(lambda v, qt=qt: self.resolve(v, source, qt, enc, 0, owner))  # type: ignore[misc]
+            by_type[qt] = self.entry(lambda v, qt=qt: self.resolve(v, source, qt, enc, (), owner))  # type: ignore[misc]
         if source in self.invariant:  # ANY picks the same RRset in every variant: reuse its answer
             slots = self.data[0].get(source)
             if not slots:
@@ -508,9 +510,9 @@ class _ZoneCompiler:
         # RFC 8482 §4.2: answer ANY with one RRset of the name (the CNAME if there is one).
         slots = self.slots(v, key)
         if not slots:
-            return self.resolve(v, key, None, enc, 0, owner)
+            return self.resolve(v, key, None, enc, (), owner)
         qtype = TYPE_CNAME if TYPE_CNAME in slots else min(slots)
-        return self.resolve(v, key, qtype, enc, 0, owner)
+        return self.resolve(v, key, qtype, enc, (), owner)
 
     def delegation_answers(self, key: bytes, enc: Encoder) -> Answers:
         referral = self.entry(lambda v: self.referral(v, key, enc))
