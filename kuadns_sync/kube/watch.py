@@ -217,6 +217,11 @@ class Watcher:
             return None
         return cache
 
+    def healthy(self, cluster: str) -> bool:
+        """Whether `cluster` has a live watch whose cache is usable."""
+        thread = self._threads.get(cluster)
+        return thread is not None and thread.is_alive() and thread.cache.healthy
+
     def wrote(self, cluster: str, obj: RawObject) -> None:
         """One of our writes succeeded: its result goes into the cache at once."""
         thread = self._threads.get(cluster)

@@ -151,11 +151,12 @@ def test_after_410_gone_the_watch_relists_and_keeps_waking_the_loop(
         clusters.apply("s1", dnsrecord("external-api", lb_endpoints(UID["s1"], "172.18.200.44", "GEO-EU", 100, True)))
         s1.compact()
         s1.reset_counters()
-        wait_until(lambda: a_targets(clusters) == ["172.18.200.1", "172.18.200.44"], timeout=15)
+        # Woken by the watch (the interval is 60 s): a pass ends with the new address written.
+        wait_until(lambda: len(running.reports) > passes
+                   and a_targets(clusters) == ["172.18.200.1", "172.18.200.44"], timeout=15)
         lists = [r for r in s1.requests() if r.method == "GET" and r.path.endswith("/dnsrecords")
                  and "watch=true" not in r.query]
         assert lists, "nobody re-listed after 410 Gone"
-        assert len(running.reports) > passes  # woken by the watch: the interval is 60 s
     assert "cluster s1: watch history expired (410 Gone): re-listing" in caplog.text
 
 
@@ -178,6 +179,7 @@ def test_live_watches_replace_lists_and_a_broken_watch_falls_back_to_listing(clu
         assert dnsrecord_lists(s1) == 0  # s1 came from its watch cache
         assert dnsrecord_lists(clusters.servers["p2"]) == 0
         s1.set_fault("unreachable")
+        wait_until(lambda: not running.loop.watcher.healthy("s1"))
         passes = len(running.reports)
         clusters.apply("p2", dnsrecord("external-api", lb_endpoints(UID["p2"], "172.18.200.22", "GEO-NA", 125, False)))
         wait_until(lambda: len(running.reports) > passes and running.reports[-1].stale == ("s1",))
