@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,12 +90,13 @@ def test_interval_mode_runs_until_sigterm_and_releases_its_lease(clusters: Fleet
          *common(clusters, "p1")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
     try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        assert "sync (primary)" in first
-        second = proc.stdout.readline()  # the interval loop keeps going
-        assert "sync (primary)" in second
+        assert "sync (primary)" in lines.get(timeout=30)
+        assert "sync (primary)" in lines.get(timeout=30)  # the interval loop keeps going
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:
