@@ -92,6 +92,7 @@ class LeaderLease:
         self.clock = clock
         self._held_until = 0.0  # our own view: leading until this instant unless renewed
         self.writes = 0
+        self.error: str | None = None  # why the last attempt failed (not: somebody else holds it)
 
     def _read(self) -> tuple[k8s.V1Lease | None, LeaseState | None]:
         try:
@@ -124,6 +125,7 @@ class LeaderLease:
     def acquire(self) -> bool:
         """Create, take over or renew the Lease as needed; True when we are the leader now."""
         now = self.clock()
+        self.error = None
         try:
             lease, state = self._read()
             decision = decide(state, self.identity, now, self.duration)
@@ -153,10 +155,12 @@ class LeaderLease:
             if exc.status == 409:
                 self._held_until = 0.0
                 return False  # another replica wrote the Lease first
-            log.warning("lease %s/%s: %s", self.namespace, self.name, describe_failure(exc, self.timeout))
+            self.error = f"lease {self.namespace}/{self.name}: {describe_failure(exc, self.timeout)}"
+            log.warning("%s", self.error)
             return self.leading()
         except API_ERRORS as exc:
-            log.warning("lease %s/%s: %s", self.namespace, self.name, describe_failure(exc, self.timeout))
+            self.error = f"lease {self.namespace}/{self.name}: {describe_failure(exc, self.timeout)}"
+            log.warning("%s", self.error)
             return self.leading()
         if decision != "renew":
             log.info("lease %s/%s: %s is now the leader", self.namespace, self.name, self.identity)

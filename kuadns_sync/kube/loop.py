@@ -169,6 +169,8 @@ class SyncLoop:
             report.leader = True
         else:
             report.leader = self.lease.acquire()
+            if self.lease.error is not None:
+                report.issues += (Issue(None, "error", "LeaseError", f"{self.lease.error}; not writing"),)
         return report.leader
 
     # -- one pass ------------------------------------------------------------------------------
@@ -340,7 +342,7 @@ class SyncLoop:
         if not self.options.dry_run:
             issues += self._render(result, now, report)
             report.phase("render", mark)
-        report.issues = tuple(sorted(set(issues) | set(result.issues)))
+        report.issues = tuple(sorted(set(issues) | set(result.issues) | set(report.issues)))
         return report
 
     def _sync_secondary(self) -> SyncReport:
@@ -369,7 +371,7 @@ class SyncLoop:
         if patches and self._leader(report):
             self._write_status(patches, report.writes)
         issues += report.writes.issues
-        report.issues = tuple(sorted(set(issues) | set(result.issues)))
+        report.issues = tuple(sorted(set(issues) | set(result.issues) | set(report.issues)))
         return report
 
     def _write_status(self, patches: Iterable[StatusPatch], into: WriteReport) -> None:

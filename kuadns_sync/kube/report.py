@@ -66,8 +66,9 @@ class SyncReport:
 
     @property
     def ok(self) -> bool:
-        """No refusal, no write error, and the local cluster was read."""
-        return not self.refused and not self.writes.issues and bool(self.fresh or self.stale)
+        """No refusal, no write or lease error, and the local cluster was read."""
+        lease_error = any(issue.reason == "LeaseError" for issue in self.issues)
+        return not self.refused and not self.writes.issues and not lease_error and bool(self.fresh or self.stale)
 
     def summary(self) -> str:
         """One log line."""

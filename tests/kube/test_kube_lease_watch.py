@@ -184,3 +184,15 @@ def test_live_watches_replace_lists_and_a_broken_watch_falls_back_to_listing(clu
         clusters.apply("p2", dnsrecord("external-api", lb_endpoints(UID["p2"], "172.18.200.22", "GEO-NA", 125, False)))
         wait_until(lambda: len(running.reports) > passes and running.reports[-1].stale == ("s1",))
         assert a_targets(clusters) == ["172.18.200.1", "172.18.200.22", "172.18.200.3"]
+
+
+def test_a_lease_that_cannot_be_taken_is_reported_and_nothing_is_written(clusters: Fleet) -> None:
+    loop = clusters.loop("p1", lease="kuadns-sync", identity="replica-a")
+    assert loop.lease is not None
+    loop.lease.namespace = "no-such-namespace"
+    report = loop.sync_once()
+    assert report.leader is False
+    assert report.writes.writes == 0
+    assert "lease no-such-namespace/kuadns-sync" in "\n".join(str(i) for i in report.issues)
+    assert clusters.authoritative("p1") == {}
+    assert not report.ok
