@@ -237,7 +237,7 @@ def diff_live(
             report = loop.sync_once()
         finally:
             loop.close()
-        if not (report.fresh or report.stale):
+        if not report.local_read:
             raise ConfigError(f"cluster {cluster_name}: cannot be read")
         result = report.result or MergeResult((), (), (), ())
         plan = live_plan(result, report.current, settings, out, time.time())

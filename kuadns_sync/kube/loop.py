@@ -278,6 +278,7 @@ class SyncLoop:
         snapshots, report = self._carry(issues)
         mark = report.phase("read", mark)
         local = next((s for s in snapshots if s.name == self.local.name), None)
+        report.local_read = local is not None
         if local is None:
             issues.append(
                 Issue(None, "error", "SourceError",
@@ -348,7 +349,8 @@ class SyncLoop:
     def _sync_secondary(self) -> SyncReport:
         issues: list[Issue] = []
         snapshots, report = self._carry(issues)
-        if self.local.name not in report.fresh:
+        report.local_read = self.local.name in report.fresh
+        if not report.local_read:
             report.issues = tuple(sorted(set(issues)))
             return report
         local = next(s for s in snapshots if s.name == self.local.name)

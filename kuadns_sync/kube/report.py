@@ -38,6 +38,7 @@ class SyncReport:
 
     role: Role
     leader: bool | None = None  # None: nothing to write, the Lease was not consulted
+    local_read: bool = False  # the local cluster's records (fresh or last known) were available
     fresh: tuple[str, ...] = ()
     stale: tuple[str, ...] = ()
     unreached: tuple[str, ...] = ()
@@ -68,7 +69,7 @@ class SyncReport:
     def ok(self) -> bool:
         """No refusal, no write or lease error, and the local cluster was read."""
         lease_error = any(issue.reason == "LeaseError" for issue in self.issues)
-        return not self.refused and not self.writes.issues and not lease_error and bool(self.fresh or self.stale)
+        return not self.refused and not self.writes.issues and not lease_error and self.local_read
 
     def summary(self) -> str:
         """One log line."""
