@@ -70,6 +70,9 @@ def _configure(configuration: k8s.Configuration) -> k8s.Configuration:
     # No urllib3 read retries: a slow cluster must cost one --cluster-timeout, not four.
     configuration.retries = urllib3.Retry(total=2, connect=2, read=0, status=0, redirect=0)
     configuration.connection_pool_maxsize = POOL_SIZE
+    # Pin the proxy taken from the environment now: left "from env", the client re-scans os.environ
+    # on every request (about a quarter of its CPU per status patch).
+    configuration.proxy = configuration.proxy
     return configuration
 
 
