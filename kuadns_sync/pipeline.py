@@ -7,10 +7,8 @@ through manifests and bundle. `build_bundle` is pure (files as bytes); `write_bu
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,27 +24,11 @@ from kuadns_sync.bundle import (
     write_generation,
 )
 from kuadns_sync.errors import BundleError
+from kuadns_sync.heap import paused_gc
 from kuadns_sync.manifests import read_records_dir
 from kuadns_sync.model import ClusterSnapshot, Issue, MergeResult, Settings
 from kuadns_sync.render import SERIAL_PLACEHOLDER, render_variants
 from kuadns_sync.variants import resolve_zone
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector around a pure stage.
-
-    The stages allocate hundreds of thousands of small immutable objects without reference cycles; the
-    collector's repeated full scans of them cost more than the work itself (measured: resolve 3.5 s -> 1.6 s
-    CPU for 10k records). Reference counting still frees everything; collection resumes afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +95,7 @@ def _build_bundle(result: MergeResult, settings: Settings, previous: Bundle | No
         issues += resolved.issues
         texts = render_variants(resolved, settings.default_ttl)
         routing_text = dump_json(routing_to_json(resolved.name, resolved.routing))
-        zone_hash = sha256_hex(
-            "\0".join([*(f"{v}\0{texts[v]}" for v in sorted(texts)), routing_text]).encode("utf-8")
-        )
+        zone_hash = sha256_hex("\0".join([*(f"{v}\0{texts[v]}" for v in sorted(texts)), routing_text]).encode("utf-8"))
         prev_zone = previous.zone(resolved.name) if previous is not None else None
         if prev_zone is not None and prev_zone.content_hash == zone_hash:
             serial = prev_zone.serial
@@ -152,9 +132,7 @@ def _build_bundle(result: MergeResult, settings: Settings, previous: Bundle | No
         "zones": zones_meta,
     }
     files[MANIFEST] = dump_json(manifest).encode("utf-8")
-    return BuiltBundle(
-        files=files, content_hash=content_hash, serials=serials, issues=tuple(sorted(set(issues)))
-    )
+    return BuiltBundle(files=files, content_hash=content_hash, serials=serials, issues=tuple(sorted(set(issues))))
 
 
 def load_previous(out: Path) -> Bundle | None:
@@ -173,9 +151,7 @@ def now_from_env() -> float:
     return float(value) if value else time.time()
 
 
-def write_bundle(
-    result: MergeResult, out: Path, settings: Settings, now: float | None = None
-) -> RenderOutcome:
+def write_bundle(result: MergeResult, out: Path, settings: Settings, now: float | None = None) -> RenderOutcome:
     """Render `result` into the bundle directory `out` (atomic swap; no-op when nothing changed)."""
     previous = load_previous(out)
     built = build_bundle(result, settings, previous, now_from_env() if now is None else now)
@@ -208,9 +184,7 @@ def merge_snapshots(
     )
 
 
-def render_merge(
-    result: MergeResult, out: Path, settings: Settings, now: float | None = None
-) -> RenderOutcome:
+def render_merge(result: MergeResult, out: Path, settings: Settings, now: float | None = None) -> RenderOutcome:
     """Write the bundle of a merge result (the sync loop's entry point)."""
     return write_bundle(result, out, settings, now)
 
