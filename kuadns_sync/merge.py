@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 
 from kuadns_sync.hashing import root_host_hash
 from kuadns_sync.model import (
@@ -67,6 +68,10 @@ NO_DEFAULT_PROVIDER = "No default provider secret labeled kuadrant.io/default-pr
 MANY_DEFAULT_PROVIDERS = "Multiple default providers secrets found. Only one expected"
 
 
+# Endpoint order everywhere: by key, as a plain tuple (cheaper to build than `Endpoint.key`, same order).
+_BY_KEY = attrgetter("dns_name", "record_type", "set_identifier")
+
+
 @dataclass(frozen=True, slots=True)
 class _Contribution:
     """One source endpoint offered to the merge by one record (owner)."""
@@ -74,10 +79,13 @@ class _Contribution:
     owner: str
     record: Origin
     endpoint: Endpoint
+    key: EndpointKey  # the endpoint's, built once
+    origin: Origin  # the endpoint's (its only origin)
 
-    @property
-    def origin(self) -> Origin:
-        return self.endpoint.origins[0]
+    @classmethod
+    def of(cls, owner: str, record: Origin, endpoint: Endpoint) -> _Contribution:
+        """The contribution of `endpoint` from `record`, owned by `owner`."""
+        return cls(owner, record, endpoint, endpoint.key, endpoint.origins[0])
 
     @property
     def order(self) -> tuple[str, tuple[str, str, str, int]]:
@@ -86,18 +94,58 @@ class _Contribution:
 
     @property
     def signature(self) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+        # Two versions of one key are the same when targets and providerSpecific (in any order) are.
         return (self.endpoint.targets, tuple(sorted(self.endpoint.provider_specific)))
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyMerge:
+    """The merge of one endpoint key: a pure function of its contributions, so reused while they stay the same."""
+
+    contributions: list[_Contribution]  # the input, in merge order
+    endpoint: Endpoint
+    served: list[_Contribution]
+    losers: tuple[tuple[Origin, Issue], ...]
+    issues: tuple[Issue, ...]
+    # The registry TXT endpoints of the served data, one per owner (from its first contribution), except
+    # those whose name is too long (reported in `issues`).
+    txt: tuple[Endpoint, ...]
+
+    def merges(self, contributions: Sequence[_Contribution]) -> bool:
+        """True when this is the merge of exactly these contributions (the same objects, in order)."""
+        return len(contributions) == len(self.contributions) and all(
+            a is b for a, b in zip(contributions, self.contributions, strict=True)
+        )
 
 
 @dataclass(slots=True)
 class _Merged:
     """Endpoints merged by key, plus who lost a conflict and what to report."""
 
+    keys: dict[EndpointKey, _KeyMerge] = field(default_factory=dict)
     data: list[Endpoint] = field(default_factory=list)
     txt: list[Endpoint] = field(default_factory=list)
     served: list[_Contribution] = field(default_factory=list)
     losers: dict[Origin, Issue] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
+
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        """Data and registry TXT endpoints, sorted by key."""
+        return tuple(sorted(self.data + self.txt, key=_BY_KEY))
+
+
+@dataclass(slots=True)
+class _ZoneMerge:
+    """One zone merged: its view, the contributions kept, the records dropped (with why), the endpoints
+    excluded (conflict losers, CNAMEs beside other data), the issues to report, and the final per-key
+    merges (for the authoritative records to reuse)."""
+
+    view: ZoneView
+    kept: list[_Contribution]
+    dropped: dict[Origin, list[Issue]]
+    excluded: dict[Origin, Issue]
+    issues: list[Issue]
+    keys: dict[EndpointKey, _KeyMerge]
 
 
 @dataclass(slots=True)
@@ -154,15 +202,17 @@ def merge(snapshots: Sequence[ClusterSnapshot], settings: Settings) -> MergeResu
     kept: list[_Contribution] = []
     dropped: dict[Origin, list[Issue]] = {}
     excluded: dict[Origin, Issue] = {}
+    key_merges: dict[str, dict[EndpointKey, _KeyMerge]] = {}
     for name in sorted(zones):
-        view, zone_kept, zone_dropped, zone_excluded, zone_issues = _build_zone(zones[name], by_zone.get(name, []))
-        views.append(view)
-        kept += zone_kept
-        dropped.update(zone_dropped)
-        excluded.update(zone_excluded)
-        issues += zone_issues
+        zone = _build_zone(zones[name], by_zone.get(name, []))
+        views.append(zone.view)
+        kept += zone.kept
+        dropped.update(zone.dropped)
+        excluded.update(zone.excluded)
+        issues += zone.issues
+        key_merges[name] = zone.keys
 
-    authoritative = _authoritative_records(candidates, kept, dropped)
+    authoritative = _authoritative_records(candidates, kept, dropped, key_merges)
     auth_names = {(a.namespace, a.name) for a in authoritative}
     for candidate in candidates:
         verdicts[candidate.record.origin] = _served_verdict(candidate, dropped, excluded, auth_names)
@@ -326,38 +376,46 @@ def _describe(key: EndpointKey) -> str:
     return text + (f' (setIdentifier "{key.set_identifier}")' if key.set_identifier else "")
 
 
-def _merge_contributions(contributions: Iterable[_Contribution]) -> _Merged:
-    """Merge endpoints by key: union for plain RRsets, lowest owner wins a conflict (routing-semantics §2)."""
+def _merge_contributions(
+    contributions: Iterable[_Contribution], reuse: Mapping[EndpointKey, _KeyMerge] | None = None
+) -> _Merged:
+    """Merge endpoints by key: union for plain RRsets, lowest owner wins a conflict (routing-semantics §2).
+
+    A key whose contributions are exactly those of its merge in `reuse` takes that merge as it is.
+    """
     by_key: dict[EndpointKey, list[_Contribution]] = defaultdict(list)
     for contribution in contributions:
-        by_key[contribution.endpoint.key].append(contribution)
+        by_key[contribution.key].append(contribution)
     merged = _Merged()
     for key in sorted(by_key):
-        _merge_key(key, sorted(by_key[key], key=lambda c: c.order), merged)
-    data_keys = {ep.key for ep in merged.data}
+        group = by_key[key]
+        ordered = sorted(group, key=attrgetter("order")) if len(group) > 1 else group
+        known = reuse.get(key) if reuse else None
+        key_merge = known if known is not None and known.merges(ordered) else _merge_key(key, ordered)
+        merged.keys[key] = key_merge
+        merged.data.append(key_merge.endpoint)
+        merged.served += key_merge.served
+        merged.losers.update(key_merge.losers)
+        merged.issues += key_merge.issues
     txt_by_key: dict[EndpointKey, Endpoint] = {}
-    owned: set[tuple[EndpointKey, str]] = set()
-    for contribution in merged.served:  # ordered by key, then owner: an owner's first contribution counts
-        ep = contribution.endpoint
-        if (ep.key, contribution.owner) in owned:
-            continue
-        owned.add((ep.key, contribution.owner))
-        txt = txt_endpoint(ep, contribution.owner)
-        problem = _txt_name_problem(txt.dns_name)
-        if problem is not None or txt.key in data_keys:
-            why = problem or "a data endpoint already has that name"
-            merged.issues.append(
-                Issue(
-                    contribution.origin,
-                    "warning",
-                    "Ownership",
-                    f'ownership TXT "{txt.dns_name}" for {_describe(ep.key)} is left out: {why}',
-                )
-            )
-            continue
-        txt_by_key.setdefault(txt.key, txt)
+    for key, key_merge in merged.keys.items():  # ordered by key, then owner
+        for txt in key_merge.txt:
+            txt_key = txt.key
+            if txt_key in merged.keys:
+                merged.issues.append(_txt_left_out(txt, key, "a data endpoint already has that name"))
+                continue
+            txt_by_key.setdefault(txt_key, txt)
     merged.txt = [txt_by_key[k] for k in sorted(txt_by_key)]
     return merged
+
+
+def _txt_left_out(txt: Endpoint, key: EndpointKey, why: str) -> Issue:
+    return Issue(
+        txt.origins[0],
+        "warning",
+        "Ownership",
+        f'ownership TXT "{txt.dns_name}" for {_describe(key)} is left out: {why}',
+    )
 
 
 def _txt_name_problem(name: str) -> str | None:
@@ -370,14 +428,35 @@ def _txt_name_problem(name: str) -> str | None:
     return None
 
 
-def _merge_key(key: EndpointKey, contributions: list[_Contribution], merged: _Merged) -> None:
+def _owner_txts(key: EndpointKey, served: Sequence[_Contribution], issues: list[Issue]) -> tuple[Endpoint, ...]:
+    """One registry TXT per owner of the served data (an owner's first contribution counts); those with
+    an unusable name are left out and reported in `issues`."""
+    owners: set[str] = set()
+    found: list[Endpoint] = []
+    for contribution in served:
+        if contribution.owner in owners:
+            continue
+        owners.add(contribution.owner)
+        txt = txt_endpoint(contribution.endpoint, contribution.owner)
+        problem = _txt_name_problem(txt.dns_name)
+        if problem is not None:
+            issues.append(_txt_left_out(txt, key, problem))
+        else:
+            found.append(txt)
+    return tuple(found)
+
+
+def _merge_key(key: EndpointKey, contributions: list[_Contribution]) -> _KeyMerge:
+    """Merge the contributions to one key, given in merge order (lowest owner first)."""
+    issues: list[Issue] = []
+    losers: list[tuple[Origin, Issue]] = []
     winner = contributions[0]
+    served = contributions
     if key.record_type in UNION_TYPES and not key.set_identifier:
-        served = contributions
         targets = tuple(sorted({t for c in served for t in c.endpoint.targets}))
         for other in served[1:]:
             if other.signature[1] != winner.signature[1]:
-                merged.issues.append(
+                issues.append(
                     Issue(
                         other.origin,
                         "warning",
@@ -389,17 +468,20 @@ def _merge_key(key: EndpointKey, contributions: list[_Contribution], merged: _Me
     else:
         # One answer per key: a CNAME holds exactly one target (RFC 1034 §3.6.2), and a set member is one
         # routing choice, so differing versions cannot be unioned.
-        served = [c for c in contributions if c.signature == winner.signature]
         targets = winner.endpoint.targets
-        for loser in contributions:
-            if loser.signature != winner.signature:
-                merged.losers[loser.origin] = Issue(
-                    loser.origin,
-                    "error",
-                    CONFLICT_REASON,
-                    f"{_describe(key)} conflicts with {winner.origin} (owner {winner.owner}), whose version is "
-                    "served (the lowest owner ID wins)",
-                )
+        if len(contributions) > 1:
+            signature = winner.signature
+            served = [c for c in contributions if c.signature == signature]
+            for loser in contributions:
+                if loser.signature != signature:
+                    issue = Issue(
+                        loser.origin,
+                        "error",
+                        CONFLICT_REASON,
+                        f"{_describe(key)} conflicts with {winner.origin} (owner {winner.owner}), whose version is "
+                        "served (the lowest owner ID wins)",
+                    )
+                    losers.append((loser.origin, issue))
     configured = [c for c in served if c.endpoint.ttl > 0]
     ttl = 0
     if configured:
@@ -407,7 +489,7 @@ def _merge_key(key: EndpointKey, contributions: list[_Contribution], merged: _Me
         ttl = lowest.endpoint.ttl
         for c in configured:
             if c.endpoint.ttl != ttl:
-                merged.issues.append(
+                issues.append(
                     Issue(
                         c.origin,
                         "warning",
@@ -423,21 +505,20 @@ def _merge_key(key: EndpointKey, contributions: list[_Contribution], merged: _Me
                 labels.setdefault(name, value)
     owners = sorted({c.owner for c in served})
     labels[OWNER_LABEL] = OWNER_DELIMITER.join(owners)
-    merged.data.append(
-        Endpoint(
-            dns_name=key.dns_name,
-            record_type=key.record_type,
-            targets=targets,
-            ttl=ttl,
-            set_identifier=key.set_identifier,
-            weight=winner.endpoint.weight,
-            geo=winner.endpoint.geo,
-            labels=sorted_items(labels),
-            provider_specific=winner.endpoint.provider_specific,
-            origins=tuple(sorted({c.origin for c in served}, key=origin_sort_key)),
-        )
+    endpoint = Endpoint(
+        dns_name=key.dns_name,
+        record_type=key.record_type,
+        targets=targets,
+        ttl=ttl,
+        set_identifier=key.set_identifier,
+        weight=winner.endpoint.weight,
+        geo=winner.endpoint.geo,
+        labels=sorted_items(labels),
+        provider_specific=winner.endpoint.provider_specific,
+        origins=tuple(sorted({c.origin for c in served}, key=origin_sort_key)),
     )
-    merged.served += served
+    txt = _owner_txts(key, served, issues)
+    return _KeyMerge(contributions, endpoint, served, tuple(losers), tuple(issues), txt)
 
 
 # --- zone-level checks ---------------------------------------------------------------------------
@@ -699,23 +780,22 @@ def _nameserver_warnings(index: _ZoneIndex, config: ZoneConfig) -> list[Issue]:
     return issues
 
 
-def _build_zone(
-    config: ZoneConfig, candidates: Sequence[_Candidate]
-) -> tuple[ZoneView, list[_Contribution], dict[Origin, list[Issue]], dict[Origin, Issue], list[Issue]]:
+def _build_zone(config: ZoneConfig, candidates: Sequence[_Candidate]) -> _ZoneMerge:
     """Merge one zone, dropping offenders and redoing the merge until the zone checks pass.
 
-    Returns the view, the contributions kept, the records dropped (with why), the endpoints excluded
-    (conflict losers, CNAMEs beside other data) and the issues to report.
+    A redo only merges again the keys whose contributions changed.
     """
     contributions = [
-        _Contribution(c.record.owner_id, c.record.origin, ep) for c in candidates for ep in c.record.endpoints
+        _Contribution.of(c.record.owner_id, c.record.origin, ep) for c in candidates for ep in c.record.endpoints
     ]
     dropped: dict[Origin, list[Issue]] = {}
     cname_out: dict[Origin, Issue] = {}
+    previous: dict[EndpointKey, _KeyMerge] = {}
     # Each round drops at least one contribution, so this terminates; the bound is a safety net.
     for _ in range(len(contributions) + 1):
         active = [c for c in contributions if c.record not in dropped and c.origin not in cname_out]
-        merged = _merge_contributions(active)
+        merged = _merge_contributions(active, previous)
+        previous = merged.keys
         index = _ZoneIndex(config.name, merged.data + merged.txt)
         conflicts = _cname_conflicts(index, merged.served)
         if conflicts:
@@ -729,17 +809,24 @@ def _build_zone(
     kept = [c for c in active if c.origin not in excluded]
     issues = [*merged.issues, *excluded.values(), *(i for found in dropped.values() for i in found)]
     issues += _warnings(index, config, merged.data)
-    view = ZoneView(config=config, endpoints=tuple(sorted(merged.data + merged.txt, key=lambda e: e.key)))
-    return view, kept, dropped, excluded, issues
+    view = ZoneView(config=config, endpoints=merged.endpoints())
+    return _ZoneMerge(view, kept, dropped, excluded, issues, merged.keys)
 
 
 # --- outputs -------------------------------------------------------------------------------------
 
 
 def _authoritative_records(
-    candidates: Sequence[_Candidate], kept: Sequence[_Contribution], dropped: Mapping[Origin, list[Issue]]
+    candidates: Sequence[_Candidate],
+    kept: Sequence[_Contribution],
+    dropped: Mapping[Origin, list[Issue]],
+    key_merges: Mapping[str, Mapping[EndpointKey, _KeyMerge]],
 ) -> list[AuthoritativeRecord]:
-    """One authoritative DNSRecord per (namespace, rootHost without `*.`) with a contributing record."""
+    """One authoritative DNSRecord per (namespace, rootHost without `*.`) with a contributing record.
+
+    Most keys have all their contributions in one group, so the zone's merge of the key (`key_merges`,
+    by zone) is reused rather than done again.
+    """
     groups: dict[tuple[str, str], list[_Candidate]] = defaultdict(list)
     for candidate in candidates:
         if candidate.record.origin not in dropped:
@@ -752,7 +839,7 @@ def _authoritative_records(
     for (namespace, root), members in sorted(groups.items()):
         zone = members[0].zone
         digest = root_host_hash(root)
-        merged = _merge_contributions(kept_by_group[namespace, root])
+        merged = _merge_contributions(kept_by_group[namespace, root], key_merges.get(zone))
         labels = {
             LABEL_AUTHORITATIVE: "true",
             LABEL_AUTHORITATIVE_HASH: digest,
@@ -766,7 +853,7 @@ def _authoritative_records(
                 root_host=root,
                 zone=zone,
                 labels=sorted_items(labels),
-                endpoints=tuple(sorted(merged.data + merged.txt, key=lambda e: e.key)),
+                endpoints=merged.endpoints(),
             )
         )
     return records

@@ -17,6 +17,22 @@ _HOST_LABEL = re.compile(r"[a-z0-9-]+")
 _SERVICE_LABEL = re.compile(r"[a-z0-9_-]+")
 
 
+def _valid_name_pattern(chars: str, wildcard: bool) -> re.Pattern[str]:
+    """Whole names that pass every label check of `name_problem` (the length limit is checked apart)."""
+    label = f"[{chars}](?:[{chars}-]{{0,61}}[{chars}])?"  # 1-63 characters, no hyphen at either end
+    first = rf"(?:\*|{label})" if wildcard else label
+    return re.compile(rf"{first}(?:\.{label})*")
+
+
+# One match per name answers the common case (a valid name); only invalid names are taken apart
+# label by label to say what is wrong. Keyed by (wildcard, underscore).
+_VALID_NAME = {
+    (wildcard, underscore): _valid_name_pattern("a-z0-9_" if underscore else "a-z0-9", wildcard)
+    for wildcard in (False, True)
+    for underscore in (False, True)
+}
+
+
 def canonical_name(name: str) -> str:
     """Lower-case a name and remove one trailing dot (nothing else: bad characters stay visible)."""
     lowered = name.lower()
@@ -34,6 +50,13 @@ def name_problem(name: str, *, wildcard: bool = False, underscore: bool = False)
     `wildcard` allows `*` as the whole leftmost label (RFC 4592); `underscore` allows `_` in labels,
     as used by service owner names such as `_acme-challenge` and `_sip._tcp` (RFC 8552).
     """
+    if len(name) <= MAX_NAME_LENGTH and _VALID_NAME[wildcard, underscore].fullmatch(name):
+        return None
+    return _explain_name(name, wildcard=wildcard, underscore=underscore)
+
+
+def _explain_name(name: str, *, wildcard: bool, underscore: bool) -> str | None:
+    """`name_problem` label by label: the first problem found, or None."""
     if not name:
         return "the name is empty"
     if len(name) > MAX_NAME_LENGTH:

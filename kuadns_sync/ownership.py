@@ -49,6 +49,12 @@ def txt_value(owner_id: str, labels: Iterable[tuple[str, str]] = ()) -> str:
     return f'"{body}"'
 
 
+@lru_cache(maxsize=16384)
+def _txt_value_of(owner_id: str, labels: tuple[tuple[str, str], ...]) -> str:
+    # An owner's endpoints mostly carry the same labels, so one value serves many TXT endpoints.
+    return txt_value(owner_id, labels)
+
+
 def txt_endpoint(data: Endpoint, owner_id: str) -> Endpoint:
     """The registry TXT endpoint recording that `owner_id` owns `data` (TTL 0, setIdentifier and
     providerSpecific copied, labels {ownedRecord: name}).
@@ -59,7 +65,7 @@ def txt_endpoint(data: Endpoint, owner_id: str) -> Endpoint:
     return Endpoint(
         dns_name=txt_name(owner_id, data.record_type, data.dns_name),
         record_type="TXT",
-        targets=(txt_value(owner_id, data.labels),),
+        targets=(_txt_value_of(owner_id, data.labels),),
         ttl=0,
         set_identifier=data.set_identifier,
         labels=((OWNED_RECORD_LABEL, data.dns_name),),

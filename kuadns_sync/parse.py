@@ -43,6 +43,9 @@ MISSING = "<missing>"
 _ROOT_HOST_PATTERN = re.compile(r"^(?:[\w\-.~:/?#\[\]@!$&'()*+,;=]+)\.(?:[\w\-.~:/?#\[\]@!$&'()*+,;=]+)$")
 _UNSIGNED = re.compile(r"[0-9]+")  # ASCII digits only: rejects "", "-1", "1.5", "0x10", " 7", "٣"
 _CAA_TAG = re.compile(r"[A-Za-z0-9]+")  # RFC 8659 §4.1
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# A dotted quad already written as `ipaddress` would write it (no leading zeros): the common case, no parse needed.
+_CANONICAL_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 _OWNER_ID_FORBIDDEN = frozenset(' \t\r\n",=&')  # would break the TXT registry value or the && owner list
 # Owner names that may carry underscores (RFC 8552 service labels, `_acme-challenge` delegation by CNAME).
 _UNDERSCORE_OWNER_TYPES = frozenset({"TXT", "SRV", "CNAME"})
@@ -326,8 +329,9 @@ def _parse_provider_specific(
         pairs.append((name, value))
     weight: int | None = None
     geo: str | None = None
+    names = [name for name, _ in pairs]
     for key in (PS_WEIGHT, PS_GEO):
-        if sum(1 for name, _ in pairs if name == key) > 1:
+        if names.count(key) > 1:
             error(where, f"providerSpecific sets {key} more than once")
             ok = False
     for name, value in pairs:
@@ -397,6 +401,8 @@ def _parse_targets(raw: Any, record_type: str, where: Origin, error: _Report) ->
 def check_target(record_type: str, target: str) -> tuple[str | None, str]:
     """Validate one target of a supported type: (problem or None, canonical form)."""
     if record_type == "A":
+        if _CANONICAL_IPV4.fullmatch(target):
+            return None, target
         try:
             return None, str(ipaddress.IPv4Address(target))
         except ValueError:

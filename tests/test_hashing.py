@@ -1,6 +1,8 @@
 """The short hash must match upstream's test vectors bit for bit (kuadrant-coredns.md §2.6)."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kuadns_sync.hashing import base36_bytes, root_host_hash, short_hash
 
@@ -35,3 +37,41 @@ def test_root_host_hash_ignores_wildcard_prefix() -> None:
 def test_base36_keeps_one_zero_per_leading_zero_byte() -> None:
     assert base36_bytes(b"\0\0\x01") == "001"
     assert base36_bytes(b"\x24") == "10"
+
+
+def _decode(text: str, data: bytes) -> int:
+    """The number `text` spells after the one '0' per leading zero byte of `data` (Python's own base36 parser)."""
+    zeros = len(data) - len(data.lstrip(b"\0"))
+    assert text[:zeros] == "0" * zeros
+    rest = text[zeros:]
+    assert not rest.startswith("0")  # no padding beyond the leading zero bytes
+    return int(rest, 36) if rest else 0
+
+
+@given(st.binary(max_size=64))
+def test_base36_spells_the_big_endian_number(data: bytes) -> None:
+    assert _decode(base36_bytes(data), data) == int.from_bytes(data, "big")
+
+
+@given(st.binary(max_size=64), st.integers(min_value=-4, max_value=120))
+def test_base36_prefix_is_the_prefix_of_the_whole_encoding(data: bytes, length: int) -> None:
+    assert base36_bytes(data, length) == base36_bytes(data)[:length]
+
+
+@pytest.mark.parametrize("exponent", [1, 2, 7, 8, 9, 43, 44, 45])
+@pytest.mark.parametrize("delta", [-1, 0, 1])
+def test_base36_prefix_at_digit_count_boundaries(exponent: int, delta: int) -> None:
+    number = 36**exponent + delta
+    data = number.to_bytes((number.bit_length() + 7) // 8, "big")
+    whole = base36_bytes(data)
+    assert len(whole) == exponent + (delta >= 0)
+    assert _decode(whole, data) == number
+    for length in (1, 8, exponent - 1, exponent, exponent + 1):
+        assert base36_bytes(data, length) == whole[:length]
+
+
+def test_base36_prefix_of_mostly_zero_bytes() -> None:
+    assert base36_bytes(b"\0\0\0\x01", 2) == "00"
+    assert base36_bytes(b"\0\0\0\x01", 8) == "0001"
+    assert base36_bytes(b"\0" * 4, 8) == "0000"
+    assert base36_bytes(b"", 8) == ""

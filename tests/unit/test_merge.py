@@ -73,7 +73,7 @@ def verdict(result: MergeResult, cluster_name: str, name: str, ns: str = "dnstes
 def served(result: MergeResult, zone: str = ZONE) -> dict[tuple[str, str, str], Endpoint]:
     view = result.zone(zone)
     assert view is not None
-    return {tuple(ep.key): ep for ep in view.endpoints}
+    return {ep.key: ep for ep in view.endpoints}
 
 
 def issue_lines(result: MergeResult, *, reason: str | None = None) -> list[str]:
@@ -821,3 +821,55 @@ def test_record_level_validation_error_in_the_verdict() -> None:
     raw = record("r", "", [])
     result = merge([cluster("local", raw, local=True)], SETTINGS)
     assert verdict(result, "local", "r").message == "validation of DNSRecord failed: spec.rootHost is missing or empty"
+
+
+# --- each authoritative record is merged on its own (the zone's per-key merges are only reused when equal) ----
+
+
+def test_union_across_namespaces_serves_both_but_each_authoritative_record_has_its_own() -> None:
+    one = record("r", "s.k.example.com", [endpoint("s.k.example.com", "A", "192.0.2.1")], ns="one", owner="owner111")
+    two = record(
+        "r", "s.k.example.com", [endpoint("s.k.example.com", "A", "192.0.2.2", ttl=30)], ns="two", owner="owner222"
+    )
+    alone = record("q", "q.k.example.com", [endpoint("q.k.example.com", "A", "192.0.2.9")], ns="one", owner="owner111")
+    result = merge([cluster("local", one, two, alone, local=True)], SETTINGS)
+    zone_ep = served(result)["s.k.example.com", "A", ""]
+    assert (zone_ep.targets, zone_ep.ttl, zone_ep.label("owner")) == (
+        ("192.0.2.1", "192.0.2.2"),
+        30,
+        "owner111&&owner222",
+    )
+    by_name = {(a.namespace, a.root_host): a for a in result.authoritative}
+    for ns, target, ttl, owner in (("one", "192.0.2.1", 60, "owner111"), ("two", "192.0.2.2", 30, "owner222")):
+        (auth_ep,) = [e for e in by_name[ns, "s.k.example.com"].endpoints if e.record_type == "A"]
+        assert (auth_ep.targets, auth_ep.ttl, auth_ep.label("owner")) == ((target,), ttl, owner)
+        (auth_txt,) = [e for e in by_name[ns, "s.k.example.com"].endpoints if e.record_type == "TXT"]
+        assert auth_txt.dns_name == txt_name(owner, "A", "s.k.example.com")
+    # A key with one group's contributions only: the authoritative record holds the very endpoint served.
+    (q_ep,) = [e for e in by_name["one", "q.k.example.com"].endpoints if e.record_type == "A"]
+    assert q_ep is served(result)["q.k.example.com", "A", ""]
+
+
+def test_ownership_txt_whose_name_is_data_is_left_out_of_the_zone_but_not_of_its_own_record() -> None:
+    registry_name = txt_name("owner111", "A", "x.k.example.com")
+    data = record("x", "x.k.example.com", [endpoint("x.k.example.com", "A", "192.0.2.1")], owner="owner111")
+    squatter = record("t", ZONE, [endpoint(registry_name, "TXT", "hello")], owner="owner222")
+    result = merge([cluster("local", data, squatter, local=True)], SETTINGS)
+    assert served(result)[registry_name, "TXT", ""].targets == ("hello",)
+    assert issue_lines(result, reason="Ownership") == [
+        f'warning: local/dnstest/x spec.endpoints[0]: ownership TXT "{registry_name}" for A "x.k.example.com" is '
+        "left out: a data endpoint already has that name"
+    ]
+    by_root = {a.root_host: a for a in result.authoritative}
+    assert [e.dns_name for e in by_root["x.k.example.com"].endpoints if e.record_type == "TXT"] == [registry_name]
+
+
+def test_wildcard_and_literal_wildcard_label_share_one_ownership_txt_the_first_key_wins() -> None:
+    eps = [endpoint("wildcard.w.k.example.com", "A", "192.0.2.2"), endpoint("*.w.k.example.com", "A", "192.0.2.1")]
+    result = merge([cluster("local", record("w", "w.k.example.com", eps, owner="owner111"), local=True)], SETTINGS)
+    name = txt_name("owner111", "A", "*.w.k.example.com")
+    assert name == txt_name("owner111", "A", "wildcard.w.k.example.com")
+    for endpoints in (result.zones[0].endpoints, result.authoritative[0].endpoints):
+        (txt,) = [e for e in endpoints if e.record_type == "TXT"]
+        assert (txt.dns_name, txt.label("ownedRecord")) == (name, "*.w.k.example.com")
+    assert result.issues == ()

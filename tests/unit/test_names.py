@@ -1,8 +1,11 @@
 """DNS name helpers: canonical form, validity, label-boundary ancestry, zone choice."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kuadns_sync.names import (
+    _explain_name,
     ancestors,
     canonical_name,
     is_same_or_under,
@@ -69,3 +72,33 @@ def test_ancestors_and_most_specific_zone() -> None:
     assert most_specific_zone("api.example.com", zones) == "example.com"
     assert most_specific_zone("api.k.other.com", zones) is None
     assert most_specific_zone("xk.example.com", {"k.example.com"}) is None
+
+
+# Labels and characters around every rule: length 63/64, hyphens at the ends, `*`, `_`, upper case, non-ASCII.
+_LABELS = st.sampled_from(
+    ["a", "0", "a-b", "-a", "a-", "-", "_", "_a", "a_", "*", "*a", "A", "ü", "", "a" * 63, "a" * 64]
+)
+
+
+@given(
+    st.lists(_LABELS, min_size=1, max_size=6) | st.lists(st.text("ab-_*.\n ", max_size=8), min_size=1, max_size=3),
+    st.booleans(),
+    st.booleans(),
+)
+def test_whole_name_fast_path_agrees_with_the_label_by_label_checks(
+    labels: list[str], wildcard: bool, underscore: bool
+) -> None:
+    name = ".".join(labels)
+    assert name_problem(name, wildcard=wildcard, underscore=underscore) == _explain_name(
+        name, wildcard=wildcard, underscore=underscore
+    )
+
+
+def test_fast_path_respects_the_length_limits() -> None:
+    long_name = ("a" * 63 + ".") * 3 + "a" * 62
+    assert name_problem(long_name) == "the name is 254 characters long (max 253)"
+    assert name_problem("a" * 63 + "-b.com") == f'label "{"a" * 63}-b" is 65 characters long (max 63)'
+    assert name_problem("*", wildcard=True) is None
+    assert name_problem("*.*.a.com", wildcard=True) == '"*" is only allowed as the whole leftmost label'
+    assert name_problem("_a_.b_.com", underscore=True) is None
+    assert name_problem("a.com\n") == "label \"com\n\" contains '\\n' (allowed: letters, digits, hyphen)"

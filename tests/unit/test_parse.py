@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kuadns_sync.hashing import short_hash
 from kuadns_sync.model import Endpoint, Issue, Origin
-from kuadns_sync.parse import parse_dnsrecord, parse_provider_secret, sorted_issues
+from kuadns_sync.parse import check_target, parse_dnsrecord, parse_provider_secret, sorted_issues
 
 CLUSTER = "east"
 ORIGIN = Origin(CLUSTER, "dnstest", "api")
@@ -444,3 +447,23 @@ def test_provider_secret_without_or_with_bad_zones() -> None:
     assert aws is not None and aws.type == "kuadrant.io/aws" and aws.zones == ()
     bad = parse_provider_secret(secret(data={"ZONES": "%%%"}), "east")
     assert bad is not None and bad.zones == ()
+
+
+def _ipaddress_verdict(target: str) -> tuple[bool, str]:
+    try:
+        return True, str(ipaddress.IPv4Address(target))
+    except ValueError:
+        return False, target
+
+
+_OCTETS = st.sampled_from(
+    ["0", "00", "01", "7", "09", "10", "99", "100", "199", "200", "249", "250", "255", "256", "300"]
+)
+
+
+@given(
+    st.lists(_OCTETS, min_size=3, max_size=5).map(".".join) | st.text("0123456789.٣ \n+-x", max_size=16),
+)
+def test_a_targets_are_judged_and_written_exactly_as_ipaddress_does(target: str) -> None:
+    problem, canonical = check_target("A", target)
+    assert (problem is None, canonical) == _ipaddress_verdict(target)
