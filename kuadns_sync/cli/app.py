@@ -5,7 +5,11 @@ Console I/O only. Each sub-module of kuadns_sync.cli owns the commands of one ar
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import typer
+
+from kuadns_sync.model import Issue
 
 app = typer.Typer(
     name="kuadns-sync",
@@ -14,3 +18,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def fail(message: str) -> typer.Exit:
+    """Print `error: message` on stderr and return the exit (code 1) to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def print_issues(issues: Iterable[Issue]) -> None:
+    """Every issue once on stderr, sorted."""
+    for issue in sorted(set(issues)):
+        typer.echo(str(issue), err=True)

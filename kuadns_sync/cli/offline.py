@@ -7,7 +7,6 @@ Console I/O only; the work is in kuadns_sync.pipeline and kuadns_sync.plan. Exit
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -15,10 +14,10 @@ from typing import Annotated
 import typer
 
 from kuadns_sync.bundle import Bundle, read_files, write_generation
-from kuadns_sync.cli.app import app
+from kuadns_sync.cli.app import app, fail, print_issues
 from kuadns_sync.config import settings_from_options
 from kuadns_sync.errors import KuadnsError, UnsafePlanError
-from kuadns_sync.model import Issue, Settings
+from kuadns_sync.model import Settings
 from kuadns_sync.pipeline import (
     BuiltBundle,
     build_bundle,
@@ -61,18 +60,6 @@ FallbackOpt = Annotated[
     str | None,
     typer.Option("--geo-fallback", help="When no geo matches and no '*': any (default) or nodata."),
 ]
-
-
-def fail(message: str) -> typer.Exit:
-    """Print `error: message` on stderr and return the exit to raise."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
-
-
-def print_issues(issues: Sequence[Issue]) -> None:
-    """Every issue on stderr, sorted."""
-    for issue in sorted(set(issues)):
-        typer.echo(str(issue), err=True)
 
 
 def load_settings(

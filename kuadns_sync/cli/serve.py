@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from kuadns_sync.cli.app import app
+from kuadns_sync.cli.app import app, fail
 from kuadns_sync.cli.offline import (
     EXAMPLES,
     ConfigOpt,
@@ -27,7 +27,6 @@ from kuadns_sync.cli.offline import (
     RnameOpt,
     TtlOpt,
     ZoneOpt,
-    fail,
     load_settings,
 )
 from kuadns_sync.errors import ConfigError, KuadnsError
@@ -214,8 +213,16 @@ def explain_command(
                     records = EXAMPLES
                     if geoip is None:
                         geoip = write_demo_db(Path(scratch) / DEMO_DB_NAME)
-                settings = {"config": config, "zones": zone, "nameservers": None, "rname": None, "role": None,
-                            "local_cluster": None, "default_ttl": None, "geo_fallback": None}
+                settings = {
+                    "config": config,
+                    "zones": zone,
+                    "nameservers": None,
+                    "rname": None,
+                    "role": None,
+                    "local_cluster": None,
+                    "default_ttl": None,
+                    "geo_fallback": None,
+                }
                 _render_into(records, Path(scratch) / "bundle", settings)
                 bundle = Path(scratch) / "bundle"
             tables = load_tables(bundle)

@@ -12,14 +12,13 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 
-from kuadns_sync.cli.app import app
+from kuadns_sync.cli.app import app, fail, print_issues
 from kuadns_sync.cli.offline import OutputFormat
 from kuadns_sync.config import settings_from_options
 from kuadns_sync.errors import ConfigError, KuadnsError
@@ -44,16 +43,6 @@ def parse_duration(text: str, flag: str) -> float:
     return seconds
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
-
-
-def _print_issues(issues: Sequence[Issue]) -> None:
-    for issue in sorted(set(issues)):
-        typer.echo(str(issue), err=True)
-
-
 KubeconfigOpt = Annotated[
     Path | None, typer.Option("--kubeconfig", help="Kubeconfig of the local cluster (default: in-cluster or ~/.kube).")
 ]
@@ -68,13 +57,9 @@ SecretNsOpt = Annotated[
 ]
 ZoneOpt = Annotated[list[str] | None, typer.Option("--zone", "-z", help="A zone to serve (repeatable).")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Settings file (kuadns.yaml).")]
-NsOpt = Annotated[
-    list[str] | None, typer.Option("--nameserver", help="Apex nameserver NAME[=ADDR,...] (repeatable).")
-]
+NsOpt = Annotated[list[str] | None, typer.Option("--nameserver", help="Apex nameserver NAME[=ADDR,...] (repeatable).")]
 RnameOpt = Annotated[str | None, typer.Option("--rname", help="SOA contact e-mail.")]
-NameOpt = Annotated[
-    str, typer.Option("--cluster-name", help="Name of the local cluster in reports and origins.")
-]
+NameOpt = Annotated[str, typer.Option("--cluster-name", help="Name of the local cluster in reports and origins.")]
 RoleOpt = Annotated[str, typer.Option("--role", help="primary (merge, write, render) or secondary.")]
 MaxStaleOpt = Annotated[
     str, typer.Option("--max-stale", help="Keep an unreachable cluster's last records this long (e.g. 10m).")
@@ -83,13 +68,21 @@ TimeoutOpt = Annotated[str, typer.Option("--cluster-timeout", help="Per-cluster 
 
 
 def _settings(
-    config: Path | None, zones: list[str] | None, nameservers: list[str] | None, rname: str | None,
-    role: str, cluster_name: str,
+    config: Path | None,
+    zones: list[str] | None,
+    nameservers: list[str] | None,
+    rname: str | None,
+    role: str,
+    cluster_name: str,
 ) -> Settings:
     if role not in ("primary", "secondary"):
         raise typer.BadParameter(f"{role!r} is not primary or secondary", param_hint="--role")
     return settings_from_options(
-        config=config, zones=zones or (), nameservers=nameservers or (), rname=rname, role=role,
+        config=config,
+        zones=zones or (),
+        nameservers=nameservers or (),
+        rname=rname,
+        role=role,
         local_cluster=cluster_name,
     )
 
@@ -146,7 +139,8 @@ def sync(
     from kuadns_sync.kube.report import SyncOptions, SyncReport
 
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+        level=logging.DEBUG if verbose else logging.INFO,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not verbose:
@@ -159,14 +153,18 @@ def sync(
         settings = _settings(config, zone, nameserver, rname, role, cluster_name)
         namespace = _namespace(cluster_secret_namespace)
         options = SyncOptions(
-            role=settings.role, cluster_secret_namespace=namespace, out=out,
-            max_stale=parse_duration(max_stale, "--max-stale"), max_change=max_change, force=force,
+            role=settings.role,
+            cluster_secret_namespace=namespace,
+            out=out,
+            max_stale=parse_duration(max_stale, "--max-stale"),
+            max_change=max_change,
+            force=force,
             timeout=parse_duration(cluster_timeout, "--cluster-timeout"),
             relist=parse_duration(relist, "--relist"),
         )
         local = Cluster(cluster_name, local_client(kubeconfig, context), local=True)
     except KuadnsError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     elector = LeaderLease(local, lease_namespace or namespace, lease, timeout=options.timeout) if lease else None
     loop = SyncLoop(local, settings, options, lease=elector)
     if once:
@@ -174,7 +172,7 @@ def sync(
             report = loop.sync_once()
         finally:
             loop.close()
-        _print_issues(report.issues)
+        print_issues(report.issues)
         typer.echo(report.summary())
         raise typer.Exit(0 if report.ok else 1)
 
@@ -191,7 +189,7 @@ def sync(
     def _report(report: SyncReport) -> None:
         nonlocal seen
         current = set(report.issues)
-        _print_issues(sorted(current - seen))  # each issue once, while it lasts
+        print_issues(sorted(current - seen))  # each issue once, while it lasts
         seen = current
         typer.echo(report.summary())
 
@@ -227,7 +225,8 @@ def diff_live(
     try:
         settings = _settings(config, zone, nameserver, rname, "primary", cluster_name)
         options = SyncOptions(
-            cluster_secret_namespace=_namespace(cluster_secret_namespace), dry_run=True,
+            cluster_secret_namespace=_namespace(cluster_secret_namespace),
+            dry_run=True,
             max_stale=parse_duration(max_stale, "--max-stale"),
             timeout=parse_duration(cluster_timeout, "--cluster-timeout"),
         )
@@ -242,8 +241,8 @@ def diff_live(
         result = report.result or MergeResult((), (), (), ())
         plan = live_plan(result, report.current, settings, out, time.time())
     except KuadnsError as exc:
-        raise _fail(str(exc)) from None
-    _print_issues(report.issues)
+        raise fail(str(exc)) from None
+    print_issues(report.issues)
     if output is OutputFormat.json:
         sys.stdout.write(to_json(plan))
     else:
