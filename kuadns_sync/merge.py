@@ -446,6 +446,13 @@ def _owner_txts(key: EndpointKey, served: Sequence[_Contribution], issues: list[
     return tuple(found)
 
 
+def _origins(served: Sequence[_Contribution]) -> tuple[Origin, ...]:
+    """The distinct origins of the served contributions, in order; one contribution's own tuple is shared."""
+    if len(served) == 1:
+        return served[0].endpoint.origins
+    return tuple(sorted({c.origin for c in served}, key=origin_sort_key))
+
+
 def _merge_key(key: EndpointKey, contributions: list[_Contribution]) -> _KeyMerge:
     """Merge the contributions to one key, given in merge order (lowest owner first)."""
     issues: list[Issue] = []
@@ -515,7 +522,7 @@ def _merge_key(key: EndpointKey, contributions: list[_Contribution]) -> _KeyMerg
         geo=winner.endpoint.geo,
         labels=sorted_items(labels),
         provider_specific=winner.endpoint.provider_specific,
-        origins=tuple(sorted({c.origin for c in served}, key=origin_sort_key)),
+        origins=_origins(served),
     )
     txt = _owner_txts(key, served, issues)
     return _KeyMerge(contributions, endpoint, served, tuple(losers), tuple(issues), txt)

@@ -320,8 +320,9 @@ def _parse_provider_specific(
     pairs: list[tuple[str, str]] = []
     ok = True
     for item in raw:
-        name = _mapping(item).get("name")
-        value = _mapping(item).get("value", "")
+        entry = _mapping(item)
+        name = entry.get("name")
+        value = entry.get("value", "")
         if not isinstance(name, str) or not isinstance(value, str):
             error(where, f"providerSpecific entry {item!r} is not a {{name, value}} pair of strings")
             ok = False
