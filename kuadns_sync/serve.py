@@ -31,6 +31,7 @@ from kuadns_sync.errors import ConfigError, KuadnsError
 from kuadns_sync.geo import Locator, file_signature
 from kuadns_sync.health import Stats, merge_stats, start_health
 from kuadns_sync.heap import paused_gc, settle
+from kuadns_sync.notify import send_notify
 from kuadns_sync.wire import RCODE_NAMES, servfail_for
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class ServeOptions:
     geoip: Path | None = None
     workers: int = 1
     allow_transfer: tuple[Network, ...] = ()
+    notify: tuple[Address, ...] = ()  # secondaries to NOTIFY when a zone's serial changes (RFC 1996)
     health_listen: Address | None = None
     poll_interval: float = 0.5
     tcp_idle_timeout: float = 10.0
@@ -320,6 +322,8 @@ class Server:
         self._stop: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None
         self._force = False
+        self._notify_rng = random.Random()  # NOTIFY message IDs (RFC 5452: unpredictable)
+        self._notifications: set[asyncio.Task[bool]] = set()
 
     # -- control (thread-safe)
 
@@ -373,14 +377,28 @@ class Server:
             reason = str(exc) if isinstance(exc, KuadnsError) else f"{type(exc).__name__}: {exc}"
             log.error("bundle %s rejected (still serving %s): %s", signature[0], kept, reason)
             return False
+        previous = self.responder.tables
         self.responder.tables = tables  # one reference swap: a query sees the old or the new tables
         settle()  # the new tables are long-lived: keep them out of future collections
+        self._notify_changed(previous, tables)
         self._loaded = signature
         self._rejected = None
         self._reloads["ok"] += 1
         zones = ", ".join(f"{z.name} serial {z.serial}" for z in tables.zones) or "no zones"
         log.info("loaded bundle %s (%s)", tables.generation, zones)
         return True
+
+    def _notify_changed(self, previous: Tables | None, tables: Tables) -> None:
+        """NOTIFY the configured secondaries of every zone whose serial is new (first load included)."""
+        if not self.options.notify:
+            return
+        before = {zone.name: zone.serial for zone in previous.zones} if previous is not None else {}
+        for zone in tables.zones:
+            if before.get(zone.name) != zone.serial:
+                for target in self.options.notify:
+                    task = asyncio.create_task(send_notify(target, zone.name, zone.serial, self._notify_rng))
+                    self._notifications.add(task)
+                    task.add_done_callback(self._notifications.discard)
 
     async def _load_geoip(self, force: bool) -> None:
         path = self.options.geoip
@@ -540,7 +558,7 @@ def _supervise(options: ServeOptions, on_ready: Announce | None) -> int:
         tcp.close()
     worker_options = replace(options, listen=tuple(listen))
     children: dict[int, int] = {}  # pid -> read end of its stats pipe
-    for _ in range(options.workers):
+    for index in range(options.workers):
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # worker
@@ -549,7 +567,8 @@ def _supervise(options: ServeOptions, on_ready: Announce | None) -> int:
                 os.close(fd)
             code = 0
             try:
-                _worker(worker_options, write_end)
+                # Only the first worker sends NOTIFYs: the secondaries need one per serial, not one per process.
+                _worker(worker_options if index == 0 else replace(worker_options, notify=()), write_end)
             except KuadnsError as exc:
                 log.error("%s", exc)
                 code = 1

@@ -93,6 +93,10 @@ def serve_command(
     allow_transfer: Annotated[
         list[str] | None, typer.Option("--allow-transfer", help="CIDR allowed to AXFR (repeatable).")
     ] = None,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option("--notify", help="Secondary IP:PORT to NOTIFY when a zone's serial changes (repeatable)."),
+    ] = None,
     geo_fallback: FallbackOpt = None,
     health_listen: Annotated[
         str | None, typer.Option("--health-listen", help="IP:PORT for /healthz, /readyz and /metrics.")
@@ -118,6 +122,7 @@ def serve_command(
         addresses = tuple(parse_listen(text) for text in (listen or ["127.0.0.1:5353"]))
         health = parse_listen(health_listen, "--health-listen") if health_listen else None
         networks = parse_networks(allow_transfer or [])
+        notify_targets = tuple(parse_listen(text, "--notify") for text in notify or [])
         watch = None
         what: str
         if records is None and bundle is None:
@@ -162,6 +167,7 @@ def serve_command(
             geoip=geoip,
             workers=workers,
             allow_transfer=networks,
+            notify=notify_targets,
             health_listen=health,
             poll_interval=poll_interval,
             records_watch=watch,
