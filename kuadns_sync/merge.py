@@ -72,7 +72,7 @@ MANY_DEFAULT_PROVIDERS = "Multiple default providers secrets found. Only one exp
 _BY_KEY = attrgetter("dns_name", "record_type", "set_identifier")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class _Contribution:
     """One source endpoint offered to the merge by one record (owner)."""
 
@@ -98,7 +98,7 @@ class _Contribution:
         return (self.endpoint.targets, tuple(sorted(self.endpoint.provider_specific)))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class _KeyMerge:
     """The merge of one endpoint key: a pure function of its contributions, so reused while they stay the same."""
 
@@ -194,9 +194,11 @@ def merge(snapshots: Sequence[ClusterSnapshot], settings: Settings) -> MergeResu
                 candidates.append(candidate)
 
     by_zone: dict[str, list[_Candidate]] = defaultdict(list)
+    parents = _zones_with_sub_zones(zone_names)
     for candidate in candidates:
         by_zone[candidate.zone].append(candidate)
-        _check_sub_zones(candidate, zone_names, issues)
+        if candidate.zone in parents:  # elsewhere no endpoint can be in another zone: they lie under rootHost
+            _check_sub_zones(candidate, zone_names, issues)
 
     views: list[ZoneView] = []
     kept: list[_Contribution] = []
@@ -349,6 +351,11 @@ def _admit(
         verdicts[origin] = RecordVerdict(origin, False, OUT_OF_ZONE_REASON, message)
         return None
     return _Candidate(record, zone, root)
+
+
+def _zones_with_sub_zones(zones: frozenset[str]) -> set[str]:
+    """The served zones with another served zone below them: the closest enclosing zone of each zone."""
+    return {parent for zone in zones if (parent := most_specific_zone(zone.partition(".")[2], zones)) is not None}
 
 
 def _check_sub_zones(candidate: _Candidate, zones: frozenset[str], issues: list[Issue]) -> None:
@@ -537,18 +544,25 @@ class _ZoneIndex:
     def __init__(self, zone: str, endpoints: Sequence[Endpoint]) -> None:
         self.zone = zone
         self.by_name: dict[str, list[Endpoint]] = defaultdict(list)
+        self.by_type: dict[str, list[Endpoint]] = defaultdict(list)  # the checks look at CNAMEs and NSes only
         for ep in endpoints:
             self.by_name[ep.dns_name].append(ep)
+            self.by_type[ep.record_type].append(ep)
         self.nodes: set[str] = {zone}  # names with data plus their empty non-terminals (RFC 4592 §2.2.2)
         for name in self.by_name:
             current = name
             while is_under(current, zone) and current not in self.nodes:
                 self.nodes.add(current)
                 current = current.partition(".")[2]
-        self.cuts = {n for n, eps in self.by_name.items() if n != zone and any(e.record_type == "NS" for e in eps)}
+        self.cuts = {ep.dns_name for ep in self.by_type["NS"] if ep.dns_name != zone}
+        self._types: dict[str, frozenset[str]] = {}
 
-    def types(self, name: str) -> set[str]:
-        return {ep.record_type for ep in self.by_name.get(name, ())}
+    def types(self, name: str) -> frozenset[str]:
+        """The record types at `name` (worked out once per name)."""
+        found = self._types.get(name)
+        if found is None:
+            found = self._types[name] = frozenset(ep.record_type for ep in self.by_name.get(name, ()))
+        return found
 
     def delegated(self, name: str) -> bool:
         """True when `name` is below an in-zone delegation (the child zone answers for it)."""
@@ -598,15 +612,12 @@ def _cname_conflicts(index: _ZoneIndex, served: Sequence[_Contribution]) -> dict
 
 def _cname_graph(index: _ZoneIndex) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
-    for name, endpoints in index.by_name.items():
-        for ep in endpoints:
-            if ep.record_type != "CNAME":
-                continue
-            edges = graph.setdefault(name, set())
-            for target in ep.targets:
-                node = index.resolve(target) if is_same_or_under(target, index.zone) else None
-                if node is not None and "CNAME" in index.types(node):
-                    edges.add(node)
+    for ep in index.by_type["CNAME"]:
+        edges = graph.setdefault(ep.dns_name, set())
+        for target in ep.targets:
+            node = index.resolve(target) if is_same_or_under(target, index.zone) else None
+            if node is not None and "CNAME" in index.types(node):
+                edges.add(node)
     return graph
 
 
@@ -765,10 +776,8 @@ def _nameserver_warnings(index: _ZoneIndex, config: ZoneConfig) -> list[Issue]:
     configured = {ns.name: ns.addresses for ns in config.nameservers}
     # (owner name, nameserver, origins): apex NS endpoints first, else configuration, else ns1.<zone> (§4 apex).
     entries: list[tuple[str, str, tuple[Origin, ...]]] = []
-    for name, endpoints in index.by_name.items():
-        for ep in endpoints:
-            if ep.record_type == "NS":
-                entries += [(name, target, ep.origins) for target in ep.targets]
+    for ep in index.by_type["NS"]:
+        entries += [(ep.dns_name, target, ep.origins) for target in ep.targets]
     if not any(owner == zone for owner, _, _ in entries):
         defaults = list(configured) or [f"ns1.{zone}"]
         entries += [(zone, ns, ()) for ns in defaults]
@@ -800,7 +809,11 @@ def _build_zone(config: ZoneConfig, candidates: Sequence[_Candidate]) -> _ZoneMe
     previous: dict[EndpointKey, _KeyMerge] = {}
     # Each round drops at least one contribution, so this terminates; the bound is a safety net.
     for _ in range(len(contributions) + 1):
-        active = [c for c in contributions if c.record not in dropped and c.origin not in cname_out]
+        active = (
+            [c for c in contributions if c.record not in dropped and c.origin not in cname_out]
+            if dropped or cname_out
+            else contributions
+        )
         merged = _merge_contributions(active, previous)
         previous = merged.keys
         index = _ZoneIndex(config.name, merged.data + merged.txt)
@@ -813,7 +826,7 @@ def _build_zone(config: ZoneConfig, candidates: Sequence[_Candidate]) -> _ZoneMe
             break
         dropped.update(chains)
     excluded = {**merged.losers, **cname_out}
-    kept = [c for c in active if c.origin not in excluded]
+    kept = [c for c in active if c.origin not in excluded] if excluded else active
     issues = [*merged.issues, *excluded.values(), *(i for found in dropped.values() for i in found)]
     issues += _warnings(index, config, merged.data)
     view = ZoneView(config=config, endpoints=merged.endpoints())
