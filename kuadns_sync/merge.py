@@ -6,8 +6,10 @@ the result does not depend on the order of snapshots, records or endpoints.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -161,8 +163,31 @@ class _Candidate:
         return (self.record.origin.namespace, self.root)
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector, restoring its previous state afterwards.
+
+    A merge of 10k records builds about half a million small, acyclic, long-lived objects; while they
+    accumulate, the collector keeps rescanning all of them (and the raw input) in full collections,
+    which cost about as much CPU as the merge itself. Reference counting still frees everything.
+    `pipeline.paused_gc` does the same around every stage; this keeps `merge` fast for any caller.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def merge(snapshots: Sequence[ClusterSnapshot], settings: Settings) -> MergeResult:
     """Merge every snapshot into the authoritative view for `settings.role` (routing-semantics §2)."""
+    with _cyclic_gc_paused():
+        return _merge(snapshots, settings)
+
+
+def _merge(snapshots: Sequence[ClusterSnapshot], settings: Settings) -> MergeResult:
     issues: list[Issue] = []
     verdicts: dict[Origin, RecordVerdict] = {}
     for snapshot in snapshots:

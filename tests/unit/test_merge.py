@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import random
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -873,3 +875,14 @@ def test_wildcard_and_literal_wildcard_label_share_one_ownership_txt_the_first_k
         (txt,) = [e for e in endpoints if e.record_type == "TXT"]
         assert (txt.dns_name, txt.label("ownedRecord")) == (name, "*.w.k.example.com")
     assert result.issues == ()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_merge_leaves_the_cyclic_collector_as_it_found_it(enabled: bool) -> None:
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        merge([worked_example_cluster(1, local=True)], SETTINGS)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
