@@ -6,15 +6,14 @@ the result does not depend on the order of snapshots, records or endpoints.
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
 
 from kuadns_sync.hashing import root_host_hash
+from kuadns_sync.heap import paused_gc
 from kuadns_sync.model import (
     AUTHORITATIVE_PREFIX,
     LABEL_AUTHORITATIVE,
@@ -163,27 +162,9 @@ class _Candidate:
         return (self.record.origin.namespace, self.root)
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector, restoring its previous state afterwards.
-
-    A merge of 10k records builds about half a million small, acyclic, long-lived objects; while they
-    accumulate, the collector keeps rescanning all of them (and the raw input) in full collections,
-    which cost about as much CPU as the merge itself. Reference counting still frees everything.
-    `pipeline.paused_gc` does the same around every stage; this keeps `merge` fast for any caller.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def merge(snapshots: Sequence[ClusterSnapshot], settings: Settings) -> MergeResult:
     """Merge every snapshot into the authoritative view for `settings.role` (routing-semantics §2)."""
-    with _cyclic_gc_paused():
+    with paused_gc():  # see kuadns_sync.heap: acyclic objects, the collector's rescans cost more than the merge
         return _merge(snapshots, settings)
 
 
