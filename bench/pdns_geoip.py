@@ -17,6 +17,7 @@ import yaml
 
 from kuadns_sync.bundle import RoutingMember, ZoneBundle
 from kuadns_sync.geocodes import continent_of
+from kuadns_sync.zoneread import strip_comment
 
 SELECTOR = "_v"
 DEFAULT_VARIANT = "default"
@@ -25,24 +26,6 @@ DEFAULT_VARIANT = "default"
 Record = tuple[int, str, int | None]
 Content = dict[str, dict[str, tuple[Record, ...]]]  # name -> type -> records
 _DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-def _strip_comment(line: str) -> str:
-    if ";" not in line:
-        return line
-    if '"' not in line:
-        return line.split(";", 1)[0]
-    quoted = escaped = False
-    for i, char in enumerate(line):
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-        elif char == ";" and not quoted:
-            return line[:i]
-    return line
 
 
 def parse_zone_text(text: str, zone: str) -> Iterator[tuple[str, str, int, str]]:
@@ -58,7 +41,9 @@ def parse_zone_text(text: str, zone: str) -> Iterator[tuple[str, str, int, str]]
     owner = origin
     pending: list[str] = []
     for raw in text.splitlines():
-        line = _strip_comment(raw)
+        line = strip_comment(raw)
+        if line is None:  # quoting render never writes (parentheses inside a quoted string)
+            raise ValueError(f"zone {zone}: cannot read line {raw!r}")
         if pending:
             pending.append(line)
             if ")" not in line:

@@ -209,7 +209,7 @@ class ZoneReader:
         out: Records = {}
         pending: list[str] = []
         for number, raw in enumerate(text.splitlines(), 1):
-            line = _strip_comment(raw)
+            line = strip_comment(raw)
             if line is None:
                 return None
             if pending or "(" in line:
@@ -252,7 +252,7 @@ class ZoneReader:
         return None if pending else out
 
 
-def _strip_comment(line: str) -> str | None:
+def strip_comment(line: str) -> str | None:
     """`line` without its comment; None if the quoting is too unusual for the fast reader."""
     if '"' not in line:
         return line.split(";", 1)[0].rstrip()
