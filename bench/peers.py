@@ -358,10 +358,8 @@ class Bind(Peer):
         return cmd
 
 
-class Knot(Peer):
-    """Knot DNS (`knotd`, foreground by default) serving one zone file read-only."""
-
-    name = "knot"
+class ZoneFilePeer(Peer):
+    """A peer serving one zone file (the bundle's default variant)."""
 
     def __init__(
         self,
@@ -374,6 +372,12 @@ class Knot(Peer):
     ) -> None:
         super().__init__(zone, port=port, workers=workers, keep_dir=keep_dir)
         self.zone_file = zone_file
+
+
+class Knot(ZoneFilePeer):
+    """Knot DNS (`knotd`, foreground by default) serving one zone file read-only."""
+
+    name = "knot"
 
     def write_config(self) -> None:
         d = self.dir
@@ -404,22 +408,10 @@ class Knot(Peer):
         return ["/usr/sbin/knotd", "-c", str(self.dir / "knot.conf")]
 
 
-class Nsd(Peer):
+class Nsd(ZoneFilePeer):
     """NSD (`nsd -d`) serving one zone file; no database, no chroot, no privilege drop."""
 
     name = "nsd"
-
-    def __init__(
-        self,
-        zone: str,
-        zone_file: Path,
-        *,
-        port: int | None = None,
-        workers: int | None = None,
-        keep_dir: bool = False,
-    ) -> None:
-        super().__init__(zone, port=port, workers=workers, keep_dir=keep_dir)
-        self.zone_file = zone_file
 
     def write_config(self) -> None:
         d = self.dir
@@ -460,22 +452,10 @@ _PDNS_COMMON = (
 )
 
 
-class PowerDns(Peer):
+class PowerDns(ZoneFilePeer):
     """PowerDNS Authoritative with the bind backend (one zone file)."""
 
     name = "pdns"
-
-    def __init__(
-        self,
-        zone: str,
-        zone_file: Path,
-        *,
-        port: int | None = None,
-        workers: int | None = None,
-        keep_dir: bool = False,
-    ) -> None:
-        super().__init__(zone, port=port, workers=workers, keep_dir=keep_dir)
-        self.zone_file = zone_file
 
     def backend_lines(self) -> list[str]:
         """The backend part of pdns.conf."""
