@@ -835,7 +835,23 @@ def _build_zone(config: ZoneConfig, candidates: Sequence[_Candidate]) -> _ZoneMe
     kept = [c for c in active if c.origin not in excluded] if excluded else active
     issues = [*merged.issues, *excluded.values(), *(i for found in dropped.values() for i in found)]
     issues += _warnings(index, config, merged.data)
-    view = ZoneView(config=config, endpoints=merged.endpoints())
+    served: list[Endpoint] = []
+    outside: list[Endpoint] = []
+    for ep in merged.endpoints():
+        (served if is_same_or_under(ep.dns_name, config.name) else outside).append(ep)
+    # Upstream's registry names the TXT of an apex record `kuadrant-<id>-<type>-<zone>`: a sibling of the
+    # zone, not inside it. It stays in the authoritative record; the zone cannot serve it.
+    issues += [
+        Issue(
+            None,
+            "warning",
+            "OutOfZone",
+            f"{ep.record_type} {ep.dns_name} is outside zone {config.name}; "
+            "kept in the authoritative record, not served",
+        )
+        for ep in outside
+    ]
+    view = ZoneView(config=config, endpoints=tuple(served))
     return _ZoneMerge(view, kept, dropped, excluded, issues, merged.keys)
 
 

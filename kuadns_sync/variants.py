@@ -288,22 +288,7 @@ def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
     """
     zone = view.config.name
     groups: dict[tuple[str, str], list[Endpoint]] = defaultdict(list)
-    zone_suffix = "." + zone
-    outside: list[Issue] = []
-    for ep in view.endpoints:
-        if ep.dns_name != zone and not ep.dns_name.endswith(zone_suffix):
-            # Upstream's registry names the TXT of an apex record `kuadrant-<id>-<type>-<zone>`, which is a
-            # sibling of the zone, not inside it: it stays in the authoritative record but cannot be served here.
-            outside.append(
-                Issue(
-                    None,
-                    "warning",
-                    "OutOfZone",
-                    f"{ep.record_type} {ep.dns_name} is outside zone {zone}; "
-                    "kept in the authoritative record, not served",
-                )
-            )
-            continue
+    for ep in view.endpoints:  # merge keeps only names in the zone (ZoneView's contract)
         groups[(ep.dns_name, ep.record_type)].append(ep)
     variants = variants_for(view.endpoints)
     soa, apex_extra, issues = _apex(view, settings, set(groups))
@@ -357,5 +342,5 @@ def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
         variants=variants,
         records=records,
         routing=routing,
-        issues=tuple(issues + outside),
+        issues=tuple(issues),
     )
