@@ -184,11 +184,6 @@ def merge_snapshots(
     )
 
 
-def render_merge(result: MergeResult, out: Path, settings: Settings, now: float | None = None) -> RenderOutcome:
-    """Write the bundle of a merge result (the sync loop's entry point)."""
-    return write_bundle(result, out, settings, now)
-
-
 def render_records(records: Path, out: Path, settings: Settings, now: float | None = None) -> Path:
     """Offline: manifests directory -> bundle at `out`. Returns the generation directory served now."""
     snapshots, issues = collect_offline(records, settings)
