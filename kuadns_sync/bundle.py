@@ -152,17 +152,24 @@ def dump_json(document: Any, depth: int = 3) -> str:
 _COMPACT = json.JSONEncoder(sort_keys=True, ensure_ascii=False)  # built once: the C encoder, no per-call setup
 
 
+_encode = _COMPACT.encode
+
+
 def _dump(value: Any, depth: int, indent: str) -> str:
-    if depth <= 0 or not isinstance(value, dict | list) or not value:
-        return _COMPACT.encode(value)
+    if depth <= 0 or not value or not isinstance(value, dict | list):
+        return _encode(value)
     inner = indent + "  "
+    # At the last expanded level every item is one C-encoder call: no recursion for the bulk of the items.
     if isinstance(value, dict):
-        items = [
-            f"{inner}{json.dumps(k, ensure_ascii=False)}: {_dump(v, depth - 1, inner)}"
-            for k, v in sorted(value.items())
-        ]
+        if depth == 1:
+            items = [f"{inner}{_encode(k)}: {_encode(v)}" for k, v in sorted(value.items())]
+        else:
+            items = [f"{inner}{_encode(k)}: {_dump(v, depth - 1, inner)}" for k, v in sorted(value.items())]
         return "{\n" + ",\n".join(items) + "\n" + indent + "}"
-    items = [inner + _dump(v, depth - 1, inner) for v in value]
+    if depth == 1:
+        items = [inner + _encode(v) for v in value]
+    else:
+        items = [inner + _dump(v, depth - 1, inner) for v in value]
     return "[\n" + ",\n".join(items) + "\n" + indent + "]"
 
 

@@ -306,18 +306,29 @@ def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
             entries.append((key, name, rtype, _plain_rrset(name, rtype, members, settings)))
     entries.sort(key=lambda entry: entry[0])
 
-    # The plain RRsets are the same in every variant: lay them out once, then fill in the routing sets.
-    layout: list[RRset | None] = [entry if isinstance(entry, RRset) else None for _, _, _, entry in entries]
-    groups_at = [
-        (i, name, rtype, entry) for i, (_, name, rtype, entry) in enumerate(entries) if isinstance(entry, _RoutingGroup)
-    ]
+    # Plain RRsets and routing sets without geo codes are the same in every variant: lay them out once,
+    # then fill in the geo routing sets per variant.
+    layout: list[RRset | None] = []
+    shared_routing: dict[str, dict[str, tuple[RoutingMember, ...]]] = {}
+    groups_at: list[tuple[int, str, str, _RoutingGroup]] = []
+    for i, (_, name, rtype, entry) in enumerate(entries):
+        if isinstance(entry, RRset):
+            layout.append(entry)
+        elif entry.by_geo is None:
+            routed = tuple(sorted(entry.weighted, key=lambda m: m.set))
+            layout.append(_routed_rrset(name, rtype, routed))
+            if len(routed) > 1:
+                shared_routing.setdefault(name, {})[rtype] = routed
+        else:
+            layout.append(None)
+            groups_at.append((i, name, rtype, entry))
     records: dict[str, tuple[RRset, ...]] = {}
     routing: dict[str, dict[str, dict[str, tuple[RoutingMember, ...]]]] = {}
     # Variants mostly resolve a group the same way: share the RRset object (render formats it once).
     resolved: dict[tuple[int, bool, tuple[int, ...]], tuple[RRset, tuple[RoutingMember, ...]]] = {}
     for variant in variants:
         rrsets = layout.copy()
-        weighted: dict[str, dict[str, tuple[RoutingMember, ...]]] = {}
+        weighted = dict(shared_routing)  # inner maps are shared until a geo set of the same name is added
         absent = False
         for i, name, rtype, group in groups_at:
             indices, equal = keep_positions(group.by_geo, len(group.members), variant, settings.geo_fallback)
@@ -332,7 +343,13 @@ def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
             rrset, routed = resolved[memo_key]
             rrsets[i] = rrset
             if len(routed) > 1:
-                weighted.setdefault(name, {})[rtype] = routed
+                types = weighted.get(name)
+                if types is None:
+                    weighted[name] = {rtype: routed}
+                else:
+                    if types is shared_routing.get(name):
+                        types = weighted[name] = dict(types)
+                    types[rtype] = routed
         filled = [r for r in rrsets if r is not None] if absent else cast(list[RRset], rrsets)
         records[variant.name] = tuple(filled)
         routing[variant.name] = weighted
