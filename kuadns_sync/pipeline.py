@@ -7,6 +7,7 @@ through manifests and bundle. `build_bundle` is pure (files as bytes); `write_bu
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -95,17 +96,16 @@ def _build_bundle(result: MergeResult, settings: Settings, previous: Bundle | No
         issues += resolved.issues
         texts = render_variants(resolved, settings.default_ttl)
         routing_text = dump_json(routing_to_json(resolved.name, resolved.routing))
-        zone_hash = sha256_hex("\0".join([*(f"{v}\0{texts[v]}" for v in sorted(texts)), routing_text]).encode("utf-8"))
+        zone_hash = _zone_hash(texts, routing_text)
         prev_zone = previous.zone(resolved.name) if previous is not None else None
         if prev_zone is not None and prev_zone.content_hash == zone_hash:
             serial = prev_zone.serial
         else:
             serial = next_serial(prev_zone.serial if prev_zone else None, now)
         serials[resolved.name] = serial
-        zone_files: dict[str, bytes] = {
-            f"{name}.zone": text.replace(SERIAL_PLACEHOLDER, str(serial)).encode("utf-8")
-            for name, text in texts.items()
-        }
+        zone_files: dict[str, bytes] = {}
+        for name in list(texts):  # each text is dropped once encoded: one copy of the zone data at a time
+            zone_files[f"{name}.zone"] = texts.pop(name).replace(SERIAL_PLACEHOLDER, str(serial)).encode("utf-8")
         zone_files["routing.json"] = routing_text.encode("utf-8")
         for name, data in zone_files.items():
             files[f"zones/{resolved.name}/{name}"] = data
@@ -133,6 +133,17 @@ def _build_bundle(result: MergeResult, settings: Settings, previous: Bundle | No
     }
     files[MANIFEST] = dump_json(manifest).encode("utf-8")
     return BuiltBundle(files=files, content_hash=content_hash, serials=serials, issues=tuple(sorted(set(issues))))
+
+
+def _zone_hash(texts: Mapping[str, str], routing_text: str) -> str:
+    """sha256 of `variant NUL text NUL ... routing`, fed piece by piece (no joined copy of the zone data)."""
+    digest = hashlib.sha256()
+    for variant in sorted(texts):
+        digest.update(f"{variant}\0".encode())
+        digest.update(texts[variant].encode("utf-8"))
+        digest.update(b"\0")
+    digest.update(routing_text.encode("utf-8"))
+    return digest.hexdigest()
 
 
 def load_previous(out: Path) -> Bundle | None:

@@ -102,10 +102,12 @@ def _desired(
     """The bundle the manifests call for, the bundle at `out` now, and (DNSRecords, clusters) read."""
     settings = load_settings(records, config, zones, nameservers, rname, role, local_cluster, default_ttl, geo_fallback)
     snapshots, source_issues = collect_offline(records, settings)
+    counts = (sum(len(s.records) for s in snapshots), len(snapshots))
     result = merge_snapshots(snapshots, settings, source_issues)
+    del snapshots  # the parsed manifests are not needed past the merge: free them before rendering
     previous = load_previous(out) if out is not None else None
     built = build_bundle(result, settings, previous, now_from_env() if out is not None else 0.0)
-    return built, previous, (sum(len(s.records) for s in snapshots), len(snapshots))
+    return built, previous, counts
 
 
 @app.command()
