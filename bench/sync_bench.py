@@ -1,22 +1,28 @@
 """The sync benchmark: a primary syncs N generated DNSRecords spread over several emulated clusters.
 
 I/O (child processes, loopback TLS, a temp bundle dir). `python3 -m bench.sync_bench [--records 10000]
-[--clusters 3] [--in-process] [--json]`. Each emulated cluster runs in its own process (as real API
-servers do); the primary (cluster-1) holds kubeconfig Secrets for the others. Measured: the full
-first sync (read, merge, write authoritative records and every status, render the bundle), a
+[--clusters 3] [--in-process] [--json] [--profile DIR]`. Each emulated cluster runs in its own process
+(as real API servers do); the primary (cluster-1) holds kubeconfig Secrets for the others. Measured: the
+full first sync (read, merge, write authoritative records and every status, render the bundle), a
 no-change resync (lists every cluster), and a no-change pass fed by live watches (interval mode);
-writes are counted by the emulators themselves.
+writes are counted by the emulators themselves. `--profile DIR` writes cProfile stats (thread CPU time)
+of the full sync: DIR/client.prof (every thread of this process) and DIR/<cluster>.prof (every request
+handler thread).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import multiprocessing as mp
+import pstats
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -27,10 +33,93 @@ from bench.gen_records import NAMESPACE, build_records
 SECRET_NS = "kuadns-system"
 
 
-def _cluster_main(conn: Connection, name: str, records: list[dict[str, Any]]) -> None:
-    """Child process: one emulated cluster; answers ('count' | 'reset' | ('load', objs) | 'stop') on `conn`."""
+class ThreadProfiles:
+    """cProfile for multi-threaded code: one Profile per thread (a Profile follows one thread only).
+
+    Times are the thread's CPU time (`time.thread_time`), not wall time: with several threads on one
+    GIL, wall-clock profiles charge the wait for the GIL to whatever call released it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._profiles: list[cProfile.Profile] = []
+
+    def new(self) -> cProfile.Profile:
+        """A fresh Profile, kept for `stats`."""
+        prof = cProfile.Profile(time.thread_time)
+        with self._lock:
+            self._profiles.append(prof)
+        return prof
+
+    def clear(self) -> None:
+        """Forget what was collected so far."""
+        with self._lock:
+            self._profiles.clear()
+
+    def dump(self, path: Path) -> None:
+        """Write the sum of every thread's profile to `path` (pstats format)."""
+        with self._lock:
+            profiles = [p for p in self._profiles if p.getstats()]
+        if not profiles:
+            return
+        stats = pstats.Stats(profiles[0])
+        for prof in profiles[1:]:
+            stats.add(prof)
+        stats.dump_stats(str(path))
+
+    @contextmanager
+    def every_new_thread(self) -> Iterator[None]:
+        """Profile the calling thread and every thread started inside the block (for their whole run)."""
+        original = threading.Thread.run
+        profiles = self
+
+        def run(thread: threading.Thread) -> None:
+            prof = profiles.new()
+            prof.enable()
+            try:
+                original(thread)
+            finally:
+                prof.disable()
+
+        main = self.new()
+        setattr(threading.Thread, "run", run)  # noqa: B010 (patched for the block only)
+        main.enable()
+        try:
+            yield
+        finally:
+            main.disable()
+            setattr(threading.Thread, "run", original)  # noqa: B010
+
+    def wrap_requests(self, handler: type[Any]) -> None:
+        """Profile `handler.handle_one_request` in every thread (connections outlive one pass)."""
+        original: Callable[[Any], None] = handler.handle_one_request
+        local = threading.local()
+        profiles = self
+
+        def handle_one_request(self: Any) -> None:
+            prof = getattr(local, "prof", None)
+            if prof is None or getattr(local, "owner", None) is not profiles._profiles:
+                prof = local.prof = profiles.new()
+                local.owner = profiles._profiles
+            prof.enable()
+            try:
+                original(self)
+            finally:
+                prof.disable()
+
+        handler.handle_one_request = handle_one_request
+
+
+def _cluster_main(conn: Connection, name: str, records: list[dict[str, Any]], profile: bool) -> None:
+    """Child process: one emulated cluster; answers ('count' | 'reset' | ('load', objs) | ('dump', path) |
+    'stop') on `conn`. With `profile`, request handling is profiled from each 'reset' to the next 'dump'."""
     from kuadns_sync.dev import start_apiserver
 
+    profiles = ThreadProfiles()
+    if profile:
+        from kuadns_sync.dev.http import Handler
+
+        profiles.wrap_requests(Handler)
     server = start_apiserver(cluster_name=name, history_limit=1_000_000)
     server.load(records)
     conn.send((str(server.kubeconfig_path), server.kubeconfig_text))
@@ -40,9 +129,13 @@ def _cluster_main(conn: Connection, name: str, records: list[dict[str, Any]]) ->
             conn.send((server.write_count, server.request_count))
         elif command == "reset":
             server.reset_counters()
+            profiles.clear()
             conn.send(None)
         elif isinstance(command, tuple) and command[0] == "load":
             server.load(command[1])
+            conn.send(None)
+        elif isinstance(command, tuple) and command[0] == "dump":
+            profiles.dump(Path(command[1]))
             conn.send(None)
         else:
             server.stop()
@@ -67,15 +160,17 @@ class Emulated:
                 return self.server.write_count, self.server.request_count
             if command == "reset":
                 return self.server.reset_counters()
-            if isinstance(command, tuple):
+            if isinstance(command, tuple) and command[0] == "load":
                 return self.server.load(command[1])
+            if isinstance(command, tuple):
+                return None  # profiles are taken of child processes only
             return self.server.stop()
         assert self.conn is not None
         self.conn.send(command)
         return self.conn.recv()
 
 
-def start(name: str, records: list[dict[str, Any]], in_process: bool) -> Emulated:
+def start(name: str, records: list[dict[str, Any]], in_process: bool, profile: bool = False) -> Emulated:
     """Start one emulated cluster holding `records`."""
     if in_process:
         from kuadns_sync.dev import start_apiserver
@@ -84,7 +179,7 @@ def start(name: str, records: list[dict[str, Any]], in_process: bool) -> Emulate
         server.load(records)
         return Emulated(name, str(server.kubeconfig_path), server.kubeconfig_text, server=server)
     parent, child = mp.Pipe()
-    process = mp.get_context("fork").Process(target=_cluster_main, args=(child, name, records), daemon=True)
+    process = mp.get_context("fork").Process(target=_cluster_main, args=(child, name, records, profile), daemon=True)
     process.start()
     path, text = parent.recv()
     return Emulated(name, path, text, conn=parent, process=process)
@@ -115,8 +210,10 @@ def writes(clusters: Sequence[Emulated]) -> dict[str, int]:
     return {c.name: int(c.call("count")[0]) for c in clusters}
 
 
-def run(records: int, cluster_count: int, in_process: bool, zone: str = "bench.example.com") -> dict[str, Any]:
-    """Run the benchmark; returns the measurements."""
+def run(
+    records: int, cluster_count: int, in_process: bool, zone: str = "bench.example.com", profile: Path | None = None
+) -> dict[str, Any]:
+    """Run the benchmark; returns the measurements. With `profile` (a directory), the full sync is profiled."""
     from kuadns_sync.kube.clients import Cluster, local_client
     from kuadns_sync.kube.loop import SyncLoop
     from kuadns_sync.kube.report import SyncOptions, SyncReport
@@ -124,7 +221,7 @@ def run(records: int, cluster_count: int, in_process: bool, zone: str = "bench.e
 
     started = time.monotonic()
     by_cluster = build_records(records, cluster_count, zone=zone)
-    clusters = [start(name, objs, in_process) for name, objs in by_cluster.items()]
+    clusters = [start(name, objs, in_process, profile is not None) for name, objs in by_cluster.items()]
     try:
         clusters[0].call(("load", wiring(clusters, zone)))
         setup = time.monotonic() - started
@@ -134,12 +231,22 @@ def run(records: int, cluster_count: int, in_process: bool, zone: str = "bench.e
             options = SyncOptions(cluster_secret_namespace=SECRET_NS, out=Path(tmp) / "bundle", timeout=60.0)
             loop = SyncLoop(local, Settings(), options)
 
-            def measured(label: str) -> dict[str, Any]:
+            def measured(label: str, profiled: bool = False) -> dict[str, Any]:
                 for c in clusters:
                     c.call("reset")
+                profiles = ThreadProfiles()
                 t0, cpu0 = time.monotonic(), time.process_time()
-                report: SyncReport = loop.sync_once()
+                if profiled and profile is not None:
+                    with profiles.every_new_thread():
+                        report: SyncReport = loop.sync_once()
+                else:
+                    report = loop.sync_once()
                 seconds, cpu = time.monotonic() - t0, time.process_time() - cpu0
+                if profiled and profile is not None:
+                    profile.mkdir(parents=True, exist_ok=True)
+                    profiles.dump(profile / "client.prof")
+                    for c in clusters:
+                        c.call(("dump", str(profile / f"{c.name}.prof")))
                 counted = writes(clusters)
                 print(f"{label}: {seconds:.2f} s; {report.summary()}", file=sys.stderr)
                 return {
@@ -158,7 +265,7 @@ def run(records: int, cluster_count: int, in_process: bool, zone: str = "bench.e
                 }
 
             try:
-                full = measured("full sync")
+                full = measured("full sync", profiled=True)
                 resync = measured("no-change resync")
                 # Interval mode: live watches feed the passes (a list only every --relist).
                 loop.watch_clusters()
@@ -188,10 +295,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clusters", type=int, default=3)
     parser.add_argument("--in-process", action="store_true", help="run the emulators in this process")
     parser.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="write cProfile stats of the full sync to DIR")
     args = parser.parse_args(argv)
     if args.records < 1 or args.clusters < 1:
         parser.error("--records and --clusters must be positive")
-    result = run(args.records, args.clusters, args.in_process)
+    if args.profile is not None and args.in_process:
+        parser.error("--profile needs the emulators in their own processes (drop --in-process)")
+    result = run(args.records, args.clusters, args.in_process, profile=args.profile)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -258,6 +258,8 @@ class Api:
             raise errors.bad_request(f'dryRun: Unsupported value: {dry_run!r}: supported values: "All"')
         opts = WriteOptions(dry_run == "All", validation, q.get("fieldManager") or None, _flag(q, "force"))
         outcome = op(opts)
+        if outcome.raw is not None:  # the stored object's JSON, encoded once when it was stored
+            return Response(outcome.code, outcome.raw, JSON_TYPE, outcome.warnings)
         return _json(outcome.obj, outcome.code, outcome.warnings)
 
     @staticmethod

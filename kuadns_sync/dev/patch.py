@@ -1,7 +1,7 @@
 """Patch application for PATCH requests: JSON merge patch (RFC 7386), JSON patch (RFC 6902) and a
 strategic-merge approximation for core types (merge patch with the `$` directives removed).
 
-Pure, no I/O. Inputs are never mutated; results are fresh JSON values.
+Pure, no I/O. Inputs are never mutated.
 """
 
 from __future__ import annotations
@@ -14,16 +14,20 @@ class PatchError(ValueError):
     """A patch that cannot be applied; the message says which operation and path."""
 
 
-def merge_patch(target: Any, patch: Any) -> Any:
-    """Apply an RFC 7386 merge patch: objects merge recursively, null deletes, anything else replaces."""
+def merge_patch(target: Any, patch: Any, *, share: bool = False) -> Any:
+    """Apply an RFC 7386 merge patch: objects merge recursively, null deletes, anything else replaces.
+
+    The result shares the parts of `target` the patch does not touch; with `share`, also the values of
+    `patch` (a caller that gives the patch up saves copying it).
+    """
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return patch if share else copy.deepcopy(patch)
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
         else:
-            result[key] = merge_patch(result.get(key), value)
+            result[key] = merge_patch(result.get(key), value, share=share)
     return result
 
 

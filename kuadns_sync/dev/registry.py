@@ -3,6 +3,8 @@ resourceVersion preconditions, generation rules, the status subresource, finaliz
 namespace lifecycle, field validation (Strict/Warn/Ignore) and dry runs.
 
 No sockets: the HTTP layer calls these with parsed requests and turns `ApiError` into Status responses.
+Stored objects are immutable, so a write shares the unchanged parts of the current object instead of
+copying them, and parts equal to the current object are neither pruned nor validated again (ratcheting).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from kuadns_sync.dev import patch as patches
 from kuadns_sync.dev import status as errors
 from kuadns_sync.dev.resources import CRDS, NAMESPACES, ResourceType, crd_status
 from kuadns_sync.dev.selectors import FieldSelector, LabelSelector, field_value
-from kuadns_sync.dev.store import Entry, Expired, Store, clone, decode_continue, encode_continue
+from kuadns_sync.dev.store import Entry, Expired, Store, clone, decode_continue, encode, encode_continue
 
 Json = dict[str, Any]
 
@@ -38,11 +40,17 @@ PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 
 @dataclass
 class Outcome:
-    """A successful write: the object to return, its HTTP code and Warning headers."""
+    """A successful write: the object to return, its HTTP code and Warning headers (and its JSON when known)."""
 
     obj: Json
     code: int = 200
     warnings: list[str] = field(default_factory=list)
+    raw: bytes | None = None
+
+    @staticmethod
+    def of(entry: Entry, code: int = 200, warnings: list[str] | None = None) -> Outcome:
+        """The outcome returning a stored entry (its JSON is already encoded)."""
+        return Outcome(entry.obj, code, warnings or [], entry.raw)
 
 
 @dataclass(frozen=True)
@@ -194,9 +202,22 @@ class Registry:
         checked: Json = body
         return checked
 
-    def _decode(self, rt: ResourceType, body: Json, namespace: str, opts: WriteOptions) -> tuple[Json, list[str]]:
-        """Prune unknown fields according to fieldValidation; fix the namespace from the URL."""
-        obj, unknown = validation.prune_unknown(clone(body), rt)
+    def _decode(
+        self,
+        rt: ResourceType,
+        body: Json,
+        namespace: str,
+        opts: WriteOptions,
+        *,
+        owned: bool = False,
+        current: Json | None = None,
+    ) -> tuple[Json, list[str]]:
+        """Prune unknown fields according to fieldValidation; fix the namespace from the URL.
+
+        `owned`: the body was built for this request (nobody else holds it), so it is not copied; parts
+        of it that are the very objects of `current` (stored, already pruned) are not walked again.
+        """
+        obj, unknown = validation.prune_unknown(body if owned else clone(body), rt, current)
         meta = obj.setdefault("metadata", {})
         if rt.namespaced:
             if meta.get("namespace") not in (None, "", namespace):
@@ -239,13 +260,13 @@ class Registry:
     # --- create ---------------------------------------------------------------------------------------------
 
     def create(self, rt: ResourceType, namespace: str, body: Any, opts: WriteOptions = WriteOptions()) -> Outcome:
-        """POST: 201 with the stored object. Raises ApiError (400, 404 namespace, 409, 422)."""
+        """POST: 201 with the stored object; `body` is taken over, not copied. Raises ApiError (400, 404, 409, 422)."""
         self._writable(rt)
         body = self._check_envelope(rt, body)
-        obj, warnings = self._decode(rt, body, namespace, opts)
+        obj, warnings = self._decode(rt, body, namespace, opts, owned=True)
         with self.store.locked():
             self._check_namespace(rt, namespace)
-            return Outcome(self._create_locked(rt, namespace, obj, opts), 201, warnings)
+            return Outcome.of(self._create_locked(rt, namespace, obj, opts), 201, warnings)
 
     def _create_locked(
         self,
@@ -256,7 +277,7 @@ class Registry:
         *,
         uid: str | None = None,
         keep_status: bool = False,
-    ) -> Json:
+    ) -> Entry:
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
             for _ in range(8):
@@ -281,8 +302,8 @@ class Registry:
             meta["generation"] = 1
         obj = _order(obj)
         if opts.dry_run:
-            return obj
-        return self.store.put(rt.key, obj, "ADDED", None).obj
+            return Entry(obj, encode(obj))
+        return self.store.put(rt.key, obj, "ADDED", None)
 
     # --- update / patch -------------------------------------------------------------------------------------
 
@@ -295,10 +316,10 @@ class Registry:
         subresource: str | None = None,
         opts: WriteOptions = WriteOptions(),
     ) -> Outcome:
-        """PUT on an object or its /status. Raises ApiError (400, 404, 409, 422)."""
+        """PUT on an object or its /status; `body` is taken over, not copied. Raises ApiError (400, 404, 409, 422)."""
         self._writable(rt)
         body = self._check_envelope(rt, body)
-        obj, warnings = self._decode(rt, body, namespace, opts)
+        obj, warnings = self._decode(rt, body, namespace, opts, owned=True)
         body_name = _meta(obj).get("name")
         if body_name != name:
             raise errors.bad_request(
@@ -322,8 +343,8 @@ class Registry:
                 )
             if rv and rv != _meta(current.obj).get("resourceVersion"):
                 raise errors.conflict(rt.plural, rt.group, name)
-            result, code = self._update_locked(rt, current.obj, obj, subresource, opts)
-            return Outcome(result, code, warnings)
+            result, code = self._update_locked(rt, current, obj, subresource, opts)
+            return Outcome.of(result, code, warnings)
 
     def patch(
         self,
@@ -347,14 +368,16 @@ class Registry:
         if content_type == APPLY_PATCH:
             return self._apply(rt, namespace, name, document, subresource, opts)
         with self.store.locked():
-            current = self.get(rt, namespace, name).obj
+            entry = self.get(rt, namespace, name)
+            current = entry.obj
             try:
                 if content_type == JSON_PATCH:
                     patched = patches.json_patch(current, document)
                 elif content_type == MERGE_PATCH:
                     if not isinstance(document, dict):
                         raise patches.PatchError("a merge patch must be a JSON object")
-                    patched = patches.merge_patch(current, document)
+                    # The document was parsed for this request: its values may become part of the result.
+                    patched = patches.merge_patch(current, document, share=True)
                 else:
                     if not isinstance(document, dict):
                         raise patches.PatchError("a strategic merge patch must be a JSON object")
@@ -366,13 +389,14 @@ class Registry:
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patch result is not an object")
             patched = self._check_envelope(rt, patched)
-            obj, warnings = self._decode(rt, patched, namespace, opts)
+            # Every patch result is a new value that shares only the (immutable) current object's parts.
+            obj, warnings = self._decode(rt, patched, namespace, opts, owned=True, current=current)
             if _meta(obj).get("name") != name:
                 raise errors.bad_request("metadata.name cannot be changed by a patch")
             if _meta(obj).get("resourceVersion") != _meta(current).get("resourceVersion"):
                 raise errors.conflict(rt.plural, rt.group, name)
-            result, code = self._update_locked(rt, current, obj, subresource, opts)
-            return Outcome(result, code, warnings)
+            result, code = self._update_locked(rt, entry, obj, subresource, opts)
+            return Outcome.of(result, code, warnings)
 
     def _apply(
         self, rt: ResourceType, namespace: str, name: str, document: Any, subresource: str | None, opts: WriteOptions
@@ -393,23 +417,26 @@ class Registry:
                         f"the name of the object ({_meta(obj).get('name')}) does not match the name on the URL ({name})"
                     )
                 self._check_namespace(rt, namespace)
-                return Outcome(self._create_locked(rt, namespace, obj, opts), 201, warnings)
+                return Outcome.of(self._create_locked(rt, namespace, obj, opts), 201, warnings)
             current = entry.obj
             merged = _deep_merge(current, applied)
             merged.setdefault("metadata", {})["resourceVersion"] = _meta(current).get("resourceVersion")
             obj, warnings = self._decode(rt, merged, namespace, opts)
-            result, code = self._update_locked(rt, current, obj, subresource, opts)
-            return Outcome(result, code, warnings)
+            result, code = self._update_locked(rt, entry, obj, subresource, opts)
+            return Outcome.of(result, code, warnings)
 
     def _update_locked(
-        self, rt: ResourceType, current: Json, obj: Json, subresource: str | None, opts: WriteOptions
-    ) -> tuple[Json, int]:
+        self, rt: ResourceType, entry: Entry, obj: Json, subresource: str | None, opts: WriteOptions
+    ) -> tuple[Entry, int]:
+        current = entry.obj
         old_meta = _meta(current)
         if subresource == "status":
             if not rt.status_subresource:
                 raise errors.path_not_found()
             # The status subresource changes status only (apiextensions statusStrategy.PrepareForUpdate).
-            new = clone(current)
+            # Stored objects are never mutated: share everything but the metadata (which gets a new
+            # resourceVersion) with the current object.
+            new = {**current, "metadata": dict(old_meta)}
             if "status" in obj:
                 new["status"] = obj["status"]
             else:
@@ -458,14 +485,14 @@ class Registry:
         new["metadata"]["resourceVersion"] = old_meta.get("resourceVersion")
         new = _order(new)
         if new == current:
-            return current, 200  # kube-apiserver skips no-op writes: no new resourceVersion, no event
+            return entry, 200  # kube-apiserver skips no-op writes: no new resourceVersion, no event
         if opts.dry_run:
-            return new, 200
+            return Entry(new, encode(new)), 200
         if _meta(new).get("deletionTimestamp") and not _meta(new).get("finalizers"):
             removed = self.store.remove(rt.key, new)
             self._after_remove(rt, new)
-            return removed.obj, 200
-        return self.store.put(rt.key, new, "MODIFIED", current).obj, 200
+            return removed, 200
+        return self.store.put(rt.key, new, "MODIFIED", current), 200
 
     # --- delete ---------------------------------------------------------------------------------------------
 
@@ -585,7 +612,7 @@ class Registry:
             if rt.namespaced and self.store.get(NAMESPACES.key, "", namespace) is None:
                 self.seed(NAMESPACES, {"metadata": {"name": namespace}})
             decoded, _ = self._decode(rt, body, namespace, WriteOptions(field_validation="Ignore"))
-            return self._create_locked(rt, namespace, decoded, WriteOptions(), uid=uid, keep_status=True)
+            return self._create_locked(rt, namespace, decoded, WriteOptions(), uid=uid, keep_status=True).obj
 
 
 def _success(rt: ResourceType, obj: Json) -> Json:

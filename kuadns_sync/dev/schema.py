@@ -2,6 +2,7 @@
 (types, required, lengths, patterns, enums, bounds, item counts, CEL rules via `cel`), with kube-apiserver messages.
 
 Pure, no I/O. Patterns are Go RE2 syntax translated once to Python `re` (ASCII classes, literal `[` in sets).
+Updates ratchet as kube-apiserver's CRDValidationRatcheting does: a value equal to the old one is not validated again.
 """
 
 from __future__ import annotations
@@ -126,6 +127,8 @@ class Node:
     rules: tuple[tuple[str, str, bool], ...] = ()
     scalar: type | tuple[type, ...] | None = None
     """Set when the node checks nothing but a scalar type: values of that type are valid without a call."""
+    has_defaults: bool = False
+    """True when this node or a node below it has a default: defaulting walks only such subtrees."""
 
 
 _SCALARS: dict[str, type | tuple[type, ...]] = {"string": str, "boolean": bool}
@@ -149,7 +152,12 @@ def _compile(schema: Schema) -> Node:
     }
     wanted = schema.get("type")
     scalar = _SCALARS.get(wanted) if isinstance(wanted, str) and not constrained & set(schema) else None
+    compiled_extra = _compile(extra) if isinstance(extra, Mapping) else None
+    compiled_items = _compile(items) if isinstance(items, Mapping) else None
+    defaults = tuple((k, v["default"]) for k, v in schema.get("properties", {}).items() if "default" in v)
+    below = [*props.values(), *(n for n in (compiled_extra, compiled_items) if n is not None)]
     return Node(
+        has_defaults=bool(defaults) or any(n.has_defaults for n in below),
         scalar=scalar,
         json_type=schema.get("type"),
         nullable=bool(schema.get("nullable")),
@@ -157,10 +165,10 @@ def _compile(schema: Schema) -> Node:
         preserve_unknown=bool(schema.get("x-kubernetes-preserve-unknown-fields")),
         props=props,
         required=tuple(schema.get("required", ())),
-        extra=_compile(extra) if isinstance(extra, Mapping) else None,
+        extra=compiled_extra,
         extra_allowed=extra is True,
-        items=_compile(items) if isinstance(items, Mapping) else None,
-        defaults=tuple((k, v["default"]) for k, v in schema.get("properties", {}).items() if "default" in v),
+        items=compiled_items,
+        defaults=defaults,
         enum=tuple(schema["enum"]) if "enum" in schema else None,
         min_length=schema.get("minLength"),
         max_length=schema.get("maxLength"),
@@ -193,11 +201,16 @@ def compiled(schema: Schema) -> Node:
 
 
 def apply_defaults(value: Any, schema: Schema) -> Any:
-    """Return `value` with schema defaults filled into present objects (k8s structural defaulting)."""
+    """Return `value` with schema defaults filled into present objects (k8s structural defaulting).
+
+    Subtrees without any default below them are returned as they are (not copied).
+    """
     return _defaults(value, compiled(schema))
 
 
 def _defaults(value: Any, node: Node) -> Any:
+    if not node.has_defaults:
+        return value
     if isinstance(value, dict):
         result = dict(value)
         for key, default in node.defaults:
@@ -213,20 +226,29 @@ def _defaults(value: Any, node: Node) -> Any:
     return value
 
 
-def prune(value: Any, schema: Schema, path: str, unknown: list[str]) -> Any:
-    """Return `value` without fields the schema does not know; their paths are appended to `unknown`."""
-    return _prune(value, compiled(schema), path, unknown)
+def prune(value: Any, schema: Schema, path: str, unknown: list[str], clean: Any = None) -> Any:
+    """Return `value` without fields the schema does not know; their paths are appended to `unknown`.
+
+    A part of `value` that is the very object found at the same place in `clean` (a value pruned
+    before) is kept as it is: a patch result shares the unchanged parts of the stored object.
+    """
+    return _prune(value, compiled(schema), path, unknown, clean)
 
 
-def _prune(value: Any, node: Node, path: str, unknown: list[str]) -> Any:
+def _prune(value: Any, node: Node, path: str, unknown: list[str], clean: Any = None) -> Any:
     if isinstance(value, dict):
         if node.preserve_unknown and not node.props:
             return value
+        before = clean if isinstance(clean, dict) else {}
         result: dict[str, Any] = {}
         for key, sub in value.items():
             child = node.props.get(key, node.extra)
             if child is not None:
-                result[key] = _prune(sub, child, _field(path, key), unknown) if isinstance(sub, dict | list) else sub
+                earlier = before.get(key)
+                if not isinstance(sub, dict | list) or sub is earlier:
+                    result[key] = sub
+                else:
+                    result[key] = _prune(sub, child, _field(path, key), unknown, earlier)
             elif node.extra_allowed or node.preserve_unknown:
                 result[key] = sub
             else:
@@ -380,4 +402,9 @@ def _validate_object(value: dict[str, Any], node: Node, path: str, old: Any, cau
         child = node.props.get(key, node.extra)
         if child is None or (child.scalar is not None and isinstance(sub, child.scalar)):
             continue
-        _validate(sub, child, _field(path, key), old_map.get(key, _MISSING), causes)
+        before = old_map.get(key, _MISSING)
+        # Ratcheting: an unchanged value was valid when it was stored (the schemas never change here),
+        # and every transition rule of the CRD holds when self == oldSelf.
+        if before is sub or (before is not _MISSING and before == sub):
+            continue
+        _validate(sub, child, _field(path, key), before, causes)

@@ -14,8 +14,8 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,11 +79,9 @@ class Store:
         self._snapshot_ids = itertools.count(1)
         self._closed = False
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the store lock for a read-modify-write sequence."""
-        with self._lock:
-            yield
+    def locked(self) -> AbstractContextManager[Any]:
+        """Hold the store lock for a read-modify-write sequence (`with store.locked(): ...`)."""
+        return self._lock
 
     @property
     def resource_version(self) -> int:

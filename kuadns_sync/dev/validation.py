@@ -221,8 +221,12 @@ def validate_kind(obj: Mapping[str, Any], rt: ResourceType, old: Mapping[str, An
     return causes
 
 
-def prune_unknown(obj: Json, rt: ResourceType) -> tuple[Json, list[str]]:
-    """`obj` without unknown fields (schema and ObjectMeta) and the dotted paths that were dropped."""
+def prune_unknown(obj: Json, rt: ResourceType, clean: Json | None = None) -> tuple[Json, list[str]]:
+    """`obj` without unknown fields (schema and ObjectMeta) and the dotted paths that were dropped.
+
+    Parts of `obj` that are the very objects found at the same place in `clean` (an object pruned
+    before) are taken as they are.
+    """
     unknown: list[str] = []
     meta = obj.get("metadata")
     if isinstance(meta, dict):
@@ -232,7 +236,7 @@ def prune_unknown(obj: Json, rt: ResourceType) -> tuple[Json, list[str]]:
         meta = {k: v for k, v in meta.items() if k in OBJECT_META_FIELDS}
     body = {k: v for k, v in obj.items() if k != "metadata"}
     if rt.schema is not None:
-        body = schemas.prune(body, rt.schema, "", unknown)
+        body = schemas.prune(body, rt.schema, "", unknown, clean)
     # apiVersion, kind and metadata first, as kube-apiserver returns objects.
     result: Json = {k: body.pop(k) for k in ("apiVersion", "kind") if k in body}
     if isinstance(meta, dict):
