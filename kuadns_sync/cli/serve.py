@@ -13,7 +13,7 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -30,16 +30,11 @@ from kuadns_sync.cli.offline import (
     load_settings,
 )
 from kuadns_sync.errors import ConfigError, KuadnsError
-from kuadns_sync.geo import Locator, write_demo_db
-from kuadns_sync.serve import (
-    Address,
-    RecordsWatch,
-    ServeOptions,
-    bundle_signature,
-    parse_listen,
-    parse_networks,
-    serve,
-)
+
+# The server and the GeoIP reader are imported by the commands that use them: `render` and `--help`
+# should not pay for dnspython, maxminddb and asyncio at start-up.
+if TYPE_CHECKING:
+    from kuadns_sync.serve import Address, RecordsWatch
 
 DEMO_DB_NAME = "GeoLite2-City-demo.mmdb"
 
@@ -60,6 +55,7 @@ def cache_dir() -> Path:
 
 def _render_into(records: Path, out: Path, settings_args: Mapping[str, object]) -> RecordsWatch:
     from kuadns_sync.pipeline import render_records  # imported here: only --records mode needs it
+    from kuadns_sync.serve import RecordsWatch
 
     settings = load_settings(records, **settings_args)  # type: ignore[arg-type]
 
@@ -113,6 +109,9 @@ def serve_command(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Serve DNS from a bundle (or from manifests rendered on the fly) with GeoIP and weighted answers."""
+    from kuadns_sync.geo import Locator, write_demo_db
+    from kuadns_sync.serve import ServeOptions, bundle_signature, parse_listen, parse_networks, serve
+
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -208,6 +207,7 @@ def explain_command(
     import ipaddress
 
     from kuadns_sync.explain import Client, explain
+    from kuadns_sync.geo import Locator, write_demo_db
     from kuadns_sync.serve import load_tables
 
     try:
@@ -254,6 +254,8 @@ def geoip_demo(
     out: Annotated[Path, typer.Argument(help="Where to write the .mmdb file.")] = Path(DEMO_DB_NAME),
 ) -> None:
     """Write upstream's demo GeoIP DB: 127.0.100.0/24, 10.89.100.0/24 IE/EU; 127.0.200.0/24, 10.89.200.0/24 US/NA."""
+    from kuadns_sync.geo import write_demo_db
+
     try:
         write_demo_db(out)
     except (KuadnsError, OSError) as exc:
