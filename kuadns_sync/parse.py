@@ -62,6 +62,9 @@ def origin_sort_key(origin: Origin | None) -> tuple[str, str, str, int]:
     return (origin.cluster, origin.namespace, origin.name, -1 if origin.index is None else origin.index)
 
 
+# dict first: an exact type check, before the (slow) ABC check that other mappings need.
+_MAPPINGS = (dict, Mapping)
+
 def sorted_issues(issues: Iterable[Issue]) -> tuple[Issue, ...]:
     """De-duplicated issues in a stable order: origin, severity, reason, message."""
     return tuple(sorted(set(issues), key=lambda i: (origin_sort_key(i.origin), i.severity, i.reason, i.message)))
@@ -72,7 +75,7 @@ def _text(value: Any) -> str | None:
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, _MAPPINGS) else {}
 
 
 def _quote(value: Any) -> str:
@@ -84,7 +87,7 @@ def _quote(value: Any) -> str:
 
 def record_origin(raw: RawObject, cluster: str) -> Origin:
     """The best origin available for a raw object (placeholders for missing metadata)."""
-    meta = _mapping(raw.get("metadata") if isinstance(raw, Mapping) else None)
+    meta = _mapping(raw.get("metadata") if isinstance(raw, _MAPPINGS) else None)
     return Origin(cluster, _text(meta.get("namespace")) or MISSING, _text(meta.get("name")) or MISSING)
 
 
@@ -106,7 +109,7 @@ def parse_dnsrecord(raw: RawObject, cluster: str) -> SourceRecord:
     def error(where: Origin, message: str) -> None:
         issues.append(Issue(where, "error", VALIDATION_ERROR, message))
 
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, _MAPPINGS):
         error(origin, "the object is not a mapping")
         raw = {}
     meta = _mapping(raw.get("metadata"))
@@ -117,7 +120,7 @@ def parse_dnsrecord(raw: RawObject, cluster: str) -> SourceRecord:
         error(origin, "metadata.name is missing")
     if origin.namespace == MISSING:
         error(origin, "metadata.namespace is missing")
-    if not isinstance(spec_raw, Mapping):
+    if not isinstance(spec_raw, _MAPPINGS):
         error(origin, "spec is missing or not a mapping")
 
     uid = _text(meta.get("uid")) or ""
@@ -143,7 +146,7 @@ def parse_dnsrecord(raw: RawObject, cluster: str) -> SourceRecord:
         error(origin, f"spec.delegate {_quote(delegate_raw)} is not a boolean")
         delegate_raw = False
     provider_ref = _text(_mapping(spec.get("providerRef")).get("name")) or None
-    if "providerRef" in spec and not isinstance(spec.get("providerRef"), Mapping):
+    if "providerRef" in spec and not isinstance(spec.get("providerRef"), _MAPPINGS):
         error(origin, "spec.providerRef is not a mapping with a name")
     if delegate_raw and provider_ref:
         error(origin, "spec.delegate=true and spec.providerRef are mutually exclusive")
@@ -205,7 +208,7 @@ def _ready_reason(status: Mapping[str, Any]) -> str | None:
     if not isinstance(conditions, list):
         return None
     for condition in conditions:
-        if isinstance(condition, Mapping) and condition.get("type") == "Ready":
+        if isinstance(condition, _MAPPINGS) and condition.get("type") == "Ready":
             return _text(condition.get("reason"))
     return None
 
@@ -230,7 +233,7 @@ def _parse_root_host(value: Any, origin: Origin, error: _Report) -> str:
 
 def _parse_endpoint(raw: Any, where: Origin, root_host: str, error: _Report) -> Endpoint | None:
     """Parse one endpoint; report every problem found through `error`."""
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, _MAPPINGS):
         error(where, "the endpoint is not a mapping")
         return None
     ok = True
@@ -281,7 +284,7 @@ def _parse_endpoint(raw: Any, where: Origin, root_host: str, error: _Report) -> 
         set_identifier, ok = "", False
 
     labels_raw = raw.get("labels") or {}
-    if not isinstance(labels_raw, Mapping) or not all(
+    if not isinstance(labels_raw, _MAPPINGS) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in labels_raw.items()
     ):
         error(where, "labels must map strings to strings")
@@ -481,7 +484,7 @@ def parse_provider_secret(raw: RawObject, cluster: str) -> ProviderSecret | None
     ZONES comes from `data` (base64) or `stringData` (plain); each comma-separated item is trimmed
     (upstream does not trim items, a bug), lower-cased, stripped of a trailing dot; empty items dropped.
     """
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, _MAPPINGS):
         return None
     secret_type = _text(raw.get("type")) or ""
     if not secret_type.startswith("kuadrant.io/"):
