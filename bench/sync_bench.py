@@ -16,6 +16,7 @@ import argparse
 import cProfile
 import json
 import multiprocessing as mp
+import os
 import pstats
 import sys
 import tempfile
@@ -111,8 +112,8 @@ class ThreadProfiles:
 
 
 def _cluster_main(conn: Connection, name: str, records: list[dict[str, Any]], profile: bool) -> None:
-    """Child process: one emulated cluster; answers ('count' | 'reset' | ('load', objs) | ('dump', path) |
-    'stop') on `conn`. With `profile`, request handling is profiled from each 'reset' to the next 'dump'."""
+    """Child process: one emulated cluster; answers ('count' | 'cpu' | 'reset' | ('load', objs) | ('dump', path)
+    | 'stop') on `conn`. With `profile`, request handling is profiled from each 'reset' to the next 'dump'."""
     from kuadns_sync.dev import start_apiserver
 
     profiles = ThreadProfiles()
@@ -127,6 +128,8 @@ def _cluster_main(conn: Connection, name: str, records: list[dict[str, Any]], pr
         command = conn.recv()
         if command == "count":
             conn.send((server.write_count, server.request_count))
+        elif command == "cpu":
+            conn.send(time.process_time())
         elif command == "reset":
             server.reset_counters()
             profiles.clear()
@@ -158,6 +161,8 @@ class Emulated:
         if self.server is not None:
             if command == "count":
                 return self.server.write_count, self.server.request_count
+            if command == "cpu":
+                return 0.0  # in this process: counted in the client's CPU
             if command == "reset":
                 return self.server.reset_counters()
             if isinstance(command, tuple) and command[0] == "load":
@@ -220,6 +225,7 @@ def run(
     from kuadns_sync.model import Settings
 
     started = time.monotonic()
+    load_before = os.getloadavg()
     by_cluster = build_records(records, cluster_count, zone=zone)
     clusters = [start(name, objs, in_process, profile is not None) for name, objs in by_cluster.items()]
     try:
@@ -234,6 +240,7 @@ def run(
             def measured(label: str, profiled: bool = False) -> dict[str, Any]:
                 for c in clusters:
                     c.call("reset")
+                emulator_cpu = {c.name: float(c.call("cpu")) for c in clusters}
                 profiles = ThreadProfiles()
                 t0, cpu0 = time.monotonic(), time.process_time()
                 if profiled and profile is not None:
@@ -242,6 +249,7 @@ def run(
                 else:
                     report = loop.sync_once()
                 seconds, cpu = time.monotonic() - t0, time.process_time() - cpu0
+                emulator_cpu = {c.name: float(c.call("cpu")) - emulator_cpu[c.name] for c in clusters}
                 if profiled and profile is not None:
                     profile.mkdir(parents=True, exist_ok=True)
                     profiles.dump(profile / "client.prof")
@@ -253,6 +261,8 @@ def run(
                     "seconds": round(seconds, 3),
                     "cpu_seconds": round(cpu, 3),  # this process only (the emulators run in their own)
                     "phases": {k: round(v, 3) for k, v in report.phases.items()},
+                    "cpu_phases": {k: round(v, 3) for k, v in report.cpu_phases.items()},
+                    "emulator_cpu_seconds": {k: round(v, 3) for k, v in emulator_cpu.items()},
                     "records": report.records,
                     "authoritative": report.authoritative,
                     "created": report.writes.created,
@@ -282,6 +292,8 @@ def run(
         "clusters": cluster_count,
         "emulators": "in-process" if in_process else "one process each",
         "setup_seconds": round(setup, 2),
+        # The machine is shared: its 1-minute load average before and after says how much it was.
+        "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "full_sync": full,
         "no_change_resync": resync,
         "no_change_watch_fed": watched,
@@ -305,14 +317,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"{result['records']} DNSRecords in {result['clusters']} emulated clusters ({result['emulators']})")
+        print(
+            f"{result['records']} DNSRecords in {result['clusters']} emulated clusters ({result['emulators']}); "
+            f"load average {result['load_average'][0]:.2f} before, {result['load_average'][1]:.2f} after"
+        )
         rows = (("full sync", "full_sync"), ("no-change resync", "no_change_resync"),
                 ("watch-fed pass", "no_change_watch_fed"))
         for label, key in rows:
             m = result[key]
-            phases = ", ".join(f"{k} {v:.2f}" for k, v in m["phases"].items())
+            phases = ", ".join(f"{k} {v:.2f}/{m['cpu_phases'].get(k, 0.0):.2f}" for k, v in m["phases"].items())
+            emulated = ", ".join(f"{v:.2f}" for v in m["emulator_cpu_seconds"].values())
             print(
-                f"{label:17} {m['seconds']:7.2f} s, CPU {m['cpu_seconds']:.2f} s ({phases}); {m['created']} created, "
+                f"{label:17} {m['seconds']:7.2f} s, CPU {m['cpu_seconds']:.2f} s (wall/CPU: {phases}), "
+                f"emulators' CPU {emulated} s; {m['created']} created, "
                 f"{m['updated']} updated, "
                 f"{m['deleted']} deleted, {m['status_patches']} status; emulator-counted writes "
                 f"{sum(m['emulator_writes'].values())} {m['emulator_writes']}"

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 import urllib3
 import yaml
@@ -24,6 +25,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from kuadns_sync.errors import ConfigError
 from kuadns_sync.kube import objects
+from kuadns_sync.kube.rest import Rest
 from kuadns_sync.kube.stale import ClusterFailure
 from kuadns_sync.model import LABEL_MULTICLUSTER_KUBECONFIG, RawObject
 
@@ -59,11 +61,6 @@ def read_json(response: object) -> Any:
     finally:
         raw.release_conn()
     return json.loads(data)
-
-
-def request_timeout(timeout: float) -> tuple[float, float]:
-    """(connect, read) timeouts for one API call bounded by `timeout` seconds."""
-    return (min(timeout, 5.0), timeout)
 
 
 def _configure(configuration: k8s.Configuration) -> k8s.Configuration:
@@ -134,14 +131,13 @@ def client_from_kubeconfig(text: str, origin: str) -> k8s.ApiClient:
 
 def list_cluster_secrets(api: k8s.ApiClient, namespace: str, timeout: float) -> list[RawObject]:
     """The kubeconfig Secrets in `namespace` (label kuadrant.io/multicluster-kubeconfig=true)."""
-    response = k8s.CoreV1Api(api).list_namespaced_secret(
-        namespace,
-        label_selector=f"{LABEL_MULTICLUSTER_KUBECONFIG}=true",
-        _preload_content=False,
-        _request_timeout=request_timeout(timeout),
+    # A prepared call: CoreV1Api alone takes ~0.9 s to import, all of it in the first pass.
+    body = Rest(api, timeout).call(
+        "GET", f"/api/v1/namespaces/{quote(namespace, safe='')}/secrets",
+        query={"labelSelector": f"{LABEL_MULTICLUSTER_KUBECONFIG}=true"},
     )
-    items = read_json(response).get("items") or []
-    return [item for item in items if isinstance(item, dict)]
+    items = body.get("items") if isinstance(body, dict) else None
+    return [item for item in items or [] if isinstance(item, dict)]
 
 
 def kubeconfig_text(secret: RawObject) -> str:

@@ -19,8 +19,9 @@ from typing import Literal
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from kuadns_sync.kube.clients import Cluster, request_timeout
+from kuadns_sync.kube.clients import Cluster
 from kuadns_sync.kube.collect import API_ERRORS, describe_failure
+from kuadns_sync.kube.rest import request_timeout
 
 log = logging.getLogger(__name__)
 

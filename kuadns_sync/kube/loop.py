@@ -274,8 +274,9 @@ class SyncLoop:
 
     def _sync_primary(self) -> SyncReport:
         issues: list[Issue] = []
-        mark = time.monotonic()
+        mark, cpu_mark = time.monotonic(), time.process_time()
         snapshots, report = self._carry(issues)
+        report.cpu_mark = cpu_mark
         mark = report.phase("read", mark)
         local = next((s for s in snapshots if s.name == self.local.name), None)
         report.local_read = local is not None

@@ -58,11 +58,17 @@ class SyncReport:
     result: MergeResult | None = None
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
+    # CPU time of this process per phase (all its threads), next to the wall time in `phases`.
+    cpu_phases: dict[str, float] = field(default_factory=dict)
+    cpu_mark: float = field(default_factory=time.process_time)
 
     def phase(self, name: str, since: float) -> float:
-        """Record the time spent in `name` since `since` (monotonic); returns now."""
-        now = time.monotonic()
+        """Record the wall time spent in `name` since `since` (monotonic) and the process CPU time
+        since the previous phase ended; returns now (monotonic)."""
+        now, cpu = time.monotonic(), time.process_time()
         self.phases[name] = self.phases.get(name, 0.0) + now - since
+        self.cpu_phases[name] = self.cpu_phases.get(name, 0.0) + cpu - self.cpu_mark
+        self.cpu_mark = cpu
         return now
 
     @property
