@@ -255,7 +255,8 @@ class Handler(BaseHTTPRequestHandler):
         emulator's CPU for a status patch). On failure an error response has been sent.
         """
         self.command = None  # type: ignore[assignment]  # as the stdlib: no command until the line parses
-        self.request_version = self.default_request_version
+        # Errors before the version is known are answered with a status line (HTTP/0.9 has none).
+        self.request_version = "HTTP/1.0"
         self.close_connection = True
         self.fields = {}
         line = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n")

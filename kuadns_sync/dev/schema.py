@@ -125,13 +125,16 @@ class Node:
     min_items: int | None = None
     max_items: int | None = None
     rules: tuple[tuple[str, str, bool], ...] = ()
-    scalar: type | tuple[type, ...] | None = None
-    """Set when the node checks nothing but a scalar type: values of that type are valid without a call."""
+    scalar: type | None = None
+    """Set when the node checks nothing but a scalar type: values of exactly that type are valid without a call."""
     has_defaults: bool = False
     """True when this node or a node below it has a default: defaulting walks only such subtrees."""
 
 
-_SCALARS: dict[str, type | tuple[type, ...]] = {"string": str, "boolean": bool}
+# Exact Python types of JSON scalars that need no check beyond their type (bool is not an integer here).
+_SCALARS: dict[str, type] = {"string": str, "boolean": bool, "integer": int}
+# Formats this module does not check (only date-time is): they do not constrain a value.
+_CHECKED_FORMATS = frozenset({"date-time"})
 
 
 def _compile(schema: Schema) -> Node:
@@ -143,7 +146,6 @@ def _compile(schema: Schema) -> Node:
         "minLength",
         "maxLength",
         "pattern",
-        "format",
         "minimum",
         "maximum",
         "x-kubernetes-validations",
@@ -151,7 +153,9 @@ def _compile(schema: Schema) -> Node:
         "nullable",
     }
     wanted = schema.get("type")
-    scalar = _SCALARS.get(wanted) if isinstance(wanted, str) and not constrained & set(schema) else None
+    checked_format = schema.get("format") in _CHECKED_FORMATS
+    plain = isinstance(wanted, str) and not constrained & set(schema) and not checked_format
+    scalar = _SCALARS.get(str(wanted)) if plain else None
     compiled_extra = _compile(extra) if isinstance(extra, Mapping) else None
     compiled_items = _compile(items) if isinstance(items, Mapping) else None
     defaults = tuple((k, v["default"]) for k, v in schema.get("properties", {}).items() if "default" in v)
@@ -209,20 +213,27 @@ def apply_defaults(value: Any, schema: Schema) -> Any:
 
 
 def _defaults(value: Any, node: Node) -> Any:
+    # Copy on write: a container is copied only when a default lands in it or below it.
     if not node.has_defaults:
         return value
     if isinstance(value, dict):
-        result = dict(value)
+        result: dict[str, Any] | None = None
         for key, default in node.defaults:
-            if key not in result:
+            if key not in value:
+                result = dict(value) if result is None else result
                 result[key] = copy.deepcopy(default)
-        for key, sub in result.items():
+        for key, sub in list((value if result is None else result).items()):
             child = node.props.get(key, node.extra)
-            if child is not None and isinstance(sub, dict | list):
-                result[key] = _defaults(sub, child)
-        return result
+            if child is not None and child.has_defaults and isinstance(sub, dict | list):
+                filled = _defaults(sub, child)
+                if filled is not sub:
+                    result = dict(value) if result is None else result
+                    result[key] = filled
+        return value if result is None else result
     if isinstance(value, list) and node.items is not None:
-        return [_defaults(v, node.items) if isinstance(v, dict | list) else v for v in value]
+        items = node.items
+        filled_items = [_defaults(v, items) if isinstance(v, dict | list) else v for v in value]
+        return value if all(a is b for a, b in zip(filled_items, value, strict=True)) else filled_items
     return value
 
 
@@ -230,9 +241,40 @@ def prune(value: Any, schema: Schema, path: str, unknown: list[str], clean: Any 
     """Return `value` without fields the schema does not know; their paths are appended to `unknown`.
 
     A part of `value` that is the very object found at the same place in `clean` (a value pruned
-    before) is kept as it is: a patch result shares the unchanged parts of the stored object.
+    before) is kept as it is: a patch result shares the unchanged parts of the stored object. A value
+    with nothing to prune (the usual case) is returned as it is, not copied.
     """
-    return _prune(value, compiled(schema), path, unknown, clean)
+    node = compiled(schema)
+    if not _has_unknown(value, node, clean):
+        return value
+    return _prune(value, node, path, unknown, clean)
+
+
+_CONTAINERS = (dict, list)
+
+
+def _has_unknown(value: Any, node: Node, clean: Any) -> bool:
+    """True when `_prune` would drop something below `value` (a read-only walk: no paths, no copies)."""
+    if isinstance(value, dict):
+        if node.preserve_unknown and not node.props:
+            return False
+        props, extra = node.props, node.extra
+        open_ended = node.extra_allowed or node.preserve_unknown
+        before = clean if isinstance(clean, dict) else {}
+        for key, sub in value.items():
+            child = props.get(key, extra)
+            if child is None:
+                if not open_ended:
+                    return True
+            elif isinstance(sub, _CONTAINERS):
+                earlier = before.get(key)
+                if sub is not earlier and _has_unknown(sub, child, earlier):
+                    return True
+        return False
+    if isinstance(value, list) and node.items is not None:
+        items = node.items
+        return any(_has_unknown(v, items, None) for v in value if isinstance(v, _CONTAINERS))
+    return False
 
 
 def _prune(value: Any, node: Node, path: str, unknown: list[str], clean: Any = None) -> Any:
@@ -272,7 +314,46 @@ def validate(value: Any, schema: Schema, path: str, old: Any = _MISSING) -> list
     return causes
 
 
+_JSON_TYPES: dict[type, str] = {
+    str: "string", dict: "object", list: "array", int: "integer", bool: "boolean", float: "number", type(None): "null"
+}
+
+
 def _validate(value: Any, node: Node, path: str, old: Any, causes: list[Cause]) -> None:
+    actual = _JSON_TYPES.get(type(value)) or _type_of(value)
+    wanted = node.json_type
+    if actual == wanted and actual != "null" and not node.int_or_string:
+        # The common case first: the right type; only the checks of that type remain.
+        before = len(causes)
+        if actual == "object":
+            _validate_object(value, node, path, old, causes)
+        elif actual == "string":
+            _validate_string(value, node, path, causes)
+        elif actual == "array":
+            _validate_array(value, node, path, causes)
+        elif actual in ("integer", "number"):
+            _validate_number(value, node, path, causes)
+        _check_enum_and_rules(value, node, path, old, causes, before)
+        return
+    _validate_any(value, node, path, old, causes)
+
+
+def _check_enum_and_rules(value: Any, node: Node, path: str, old: Any, causes: list[Cause], before: int) -> None:
+    if node.enum is not None and value not in node.enum:
+        allowed = ", ".join(_show(v) for v in node.enum)
+        causes.append(
+            Cause("FieldValueNotSupported", f"Unsupported value: {_show(value)}: supported values: {allowed}", path)
+        )
+    # k8s runs CEL rules only on values that passed the schema checks.
+    if node.rules and len(causes) == before:
+        for text, message, transition in node.rules:
+            if transition and old is _MISSING:
+                continue
+            if not cel.evaluate(text, value, None if old is _MISSING else old):
+                causes.append(Cause("FieldValueInvalid", f"Invalid value: {_show(value)}: {message}", path))
+
+
+def _validate_any(value: Any, node: Node, path: str, old: Any, causes: list[Cause]) -> None:
     if value is None:
         if not node.nullable and node.json_type:
             causes.append(
@@ -308,18 +389,7 @@ def _validate(value: Any, node: Node, path: str, old: Any, causes: list[Cause]) 
         _validate_array(value, node, path, causes)
     elif isinstance(value, int | float) and not isinstance(value, bool):
         _validate_number(value, node, path, causes)
-    if node.enum is not None and value not in node.enum:
-        allowed = ", ".join(_show(v) for v in node.enum)
-        causes.append(
-            Cause("FieldValueNotSupported", f"Unsupported value: {_show(value)}: supported values: {allowed}", path)
-        )
-    # k8s runs CEL rules only on values that passed the schema checks.
-    if node.rules and len(causes) == before:
-        for text, message, transition in node.rules:
-            if transition and old is _MISSING:
-                continue
-            if not cel.evaluate(text, value, None if old is _MISSING else old):
-                causes.append(Cause("FieldValueInvalid", f"Invalid value: {_show(value)}: {message}", path))
+    _check_enum_and_rules(value, node, path, old, causes, before)
 
 
 def _validate_string(value: str, node: Node, path: str, causes: list[Cause]) -> None:
@@ -387,7 +457,7 @@ def _validate_array(value: list[Any], node: Node, path: str, causes: list[Cause]
     items = node.items
     if items is not None:
         for i, item in enumerate(value):
-            if items.scalar is not None and isinstance(item, items.scalar):
+            if type(item) is items.scalar:
                 continue
             # Items of a plain (atomic) list do not correlate with old items, so no transition rules there.
             _validate(item, items, f"{path}[{i}]", _MISSING, causes)
@@ -400,7 +470,7 @@ def _validate_object(value: dict[str, Any], node: Node, path: str, old: Any, cau
     old_map = old if isinstance(old, dict) else {}
     for key, sub in value.items():
         child = node.props.get(key, node.extra)
-        if child is None or (child.scalar is not None and isinstance(sub, child.scalar)):
+        if child is None or type(sub) is child.scalar:
             continue
         before = old_map.get(key, _MISSING)
         # Ratcheting: an unchanged value was valid when it was stored (the schemas never change here),

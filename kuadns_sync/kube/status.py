@@ -259,6 +259,74 @@ def _has_sub_status(raw: RawObject, primary_id: str) -> bool:
     return isinstance(subs, dict) and primary_id in subs
 
 
+class PrimaryStatus:
+    """Status patches a primary writes for the source records of one merge result (lookups built once).
+
+    Local records get top-level status (+ ReadyForDelegation when delegating); remote records get
+    the sub-status keyed by this primary's cluster id. Authoritative objects are handled separately
+    (`authoritative_patches`); records without a verdict are not ours and are left alone.
+    """
+
+    def __init__(self, result: MergeResult, primary_id: str, now: float) -> None:
+        self.primary_id = primary_id
+        self.stamp = timestamp(now)
+        self.verdicts: dict[Origin, RecordVerdict] = {v.origin.record(): v for v in result.verdicts}
+        self.auths = {(a.namespace, a.name): a for a in result.authoritative}
+
+    def verdict(self, cluster: str, raw: RawObject) -> RecordVerdict | None:
+        """The merge's verdict on `raw` read from `cluster`."""
+        return self.verdicts.get(Origin(cluster, objects.namespace(raw), objects.name(raw)))
+
+    def reports_on(self, cluster: str, raw: RawObject) -> tuple[str, str] | None:
+        """(namespace, name) of the authoritative record whose write the status of `raw` reports on."""
+        verdict = self.verdict(cluster, raw)
+        if verdict is None or verdict.authoritative_record is None or objects.is_authoritative(raw):
+            return None
+        return objects.namespace(raw), verdict.authoritative_record
+
+    def patch(
+        self, snap: ClusterSnapshot, raw: RawObject, failed: Mapping[tuple[str, str], str] | None = None
+    ) -> StatusPatch | None:
+        """The patch for one record of `snap`, or None when its status already says it all.
+
+        `failed` maps authoritative records that could not be written to why (see `source_status`).
+        """
+        if objects.is_authoritative(raw):
+            return None
+        verdict = self.verdict(snap.name, raw)
+        if verdict is not None and verdict.reason == REASON_NOT_SERVED:
+            return None
+        if snap.local:
+            if verdict is None:
+                return None
+            desired = source_status(raw, verdict, self.auths, failed)
+            if objects.is_delegating(raw) and not objects.is_deleting(raw):
+                extra = delegation_condition(verdict.reason)
+                if extra is not None:
+                    desired = DesiredStatus((extra, *desired.conditions), desired.fields)
+            return patch_local(snap.name, raw, desired, self.stamp)
+        if verdict is None:
+            # A record we wrote a sub-status for earlier and that is now being deleted.
+            if not (objects.is_deleting(raw) and _has_sub_status(raw, self.primary_id)):
+                return None
+            desired = removed_status(raw)
+        else:
+            desired = source_status(raw, verdict, self.auths, failed)
+        return patch_remote(snap.name, raw, desired, self.primary_id, self.stamp)
+
+    def patches(
+        self, snapshots: Iterable[ClusterSnapshot], failed: Mapping[tuple[str, str], str] | None = None
+    ) -> list[StatusPatch]:
+        """Every patch for the records of `snapshots`, in their order."""
+        out: list[StatusPatch] = []
+        for snap in snapshots:
+            for raw in snap.records:
+                patch = self.patch(snap, raw, failed)
+                if patch is not None:
+                    out.append(patch)
+        return out
+
+
 def primary_patches(
     snapshots: Iterable[ClusterSnapshot],
     result: MergeResult,
@@ -266,59 +334,30 @@ def primary_patches(
     now: float,
     failed: Mapping[tuple[str, str], str] | None = None,
 ) -> list[StatusPatch]:
-    """Status patches a primary writes after a sync, for the records of the given (reachable) clusters.
+    """Status patches a primary writes after a sync, for the records of the given (reachable) clusters
+    (see `PrimaryStatus`)."""
+    return PrimaryStatus(result, primary_id, now).patches(snapshots, failed)
 
-    Local records get top-level status (+ ReadyForDelegation when delegating); remote records get
-    the sub-status keyed by this primary's cluster id. Authoritative objects are handled separately
-    (`authoritative_patches`); records without a verdict are not ours and are left alone.
-    """
-    stamp = timestamp(now)
-    verdicts: dict[Origin, RecordVerdict] = {v.origin.record(): v for v in result.verdicts}
-    auths = {(a.namespace, a.name): a for a in result.authoritative}
-    patches: list[StatusPatch] = []
-    for snap in snapshots:
-        for raw in snap.records:
-            if objects.is_authoritative(raw):
-                continue
-            origin = Origin(snap.name, objects.namespace(raw), objects.name(raw))
-            verdict = verdicts.get(origin)
-            if verdict is not None and verdict.reason == REASON_NOT_SERVED:
-                continue
-            if snap.local:
-                if verdict is None:
-                    continue
-                desired = source_status(raw, verdict, auths, failed)
-                if objects.is_delegating(raw) and not objects.is_deleting(raw):
-                    extra = delegation_condition(verdict.reason)
-                    if extra is not None:
-                        desired = DesiredStatus((extra, *desired.conditions), desired.fields)
-                patch = patch_local(snap.name, raw, desired, stamp)
-            else:
-                if verdict is None:
-                    # A record we wrote a sub-status for earlier and that is now being deleted.
-                    if not (objects.is_deleting(raw) and _has_sub_status(raw, primary_id)):
-                        continue
-                    desired = removed_status(raw)
-                else:
-                    desired = source_status(raw, verdict, auths, failed)
-                patch = patch_remote(snap.name, raw, desired, primary_id, stamp)
-            if patch is not None:
-                patches.append(patch)
-    return patches
+
+class AuthoritativeStatus:
+    """Status patches of the authoritative objects of one merge result, as they are in the cluster."""
+
+    def __init__(self, cluster: str, result: MergeResult, now: float) -> None:
+        self.cluster = cluster
+        self.zones = {(a.namespace, a.name): a.zone for a in result.authoritative}
+        self.stamp = timestamp(now)
+
+    def patch(self, raw: RawObject) -> StatusPatch | None:
+        """The patch for one authoritative object, or None (not ours, or its status already matches)."""
+        ident = objects.key(raw)
+        if ident not in self.zones or not objects.is_authoritative(raw):
+            return None
+        return patch_local(self.cluster, raw, authoritative_status(raw, self.zones[ident]), self.stamp)
 
 
 def authoritative_patches(
     cluster: str, written: Iterable[RawObject], result: MergeResult, now: float
 ) -> list[StatusPatch]:
     """Status patches for the authoritative objects as they are in the cluster after writing."""
-    zones = {(a.namespace, a.name): a.zone for a in result.authoritative}
-    stamp = timestamp(now)
-    patches = []
-    for raw in written:
-        ident = objects.key(raw)
-        if ident not in zones or not objects.is_authoritative(raw):
-            continue
-        patch = patch_local(cluster, raw, authoritative_status(raw, zones[ident]), stamp)
-        if patch is not None:
-            patches.append(patch)
-    return patches
+    planner = AuthoritativeStatus(cluster, result, now)
+    return [patch for raw in written if (patch := planner.patch(raw)) is not None]

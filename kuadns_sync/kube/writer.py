@@ -9,8 +9,10 @@ carry the resourceVersion and are retried on 409 by re-reading.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
+from queue import SimpleQueue
+from threading import Thread
 from typing import Literal
 
 from kubernetes.client.exceptions import ApiException
@@ -36,10 +38,12 @@ log = logging.getLogger(__name__)
 # The labels this tool decides on authoritative records; any other label is somebody else's.
 OWNED_LABELS = (LABEL_AUTHORITATIVE, LABEL_AUTHORITATIVE_HASH, LABEL_ZONE_NAME, LABEL_PROVIDER_NAME)
 MAX_CONFLICT_RETRIES = 5
-# Requests in flight per cluster. The client's CPU per call (urllib3 under one GIL) is the bottleneck, so
-# two are enough to keep an API server busy while the next request is prepared; more threads only
-# add GIL hand-offs (measured: 4 threads per cluster made a status patch ~60 % dearer than 2).
+# Requests in flight per cluster, for authoritative writes and for status patches. This process's CPU per
+# call (urllib3 and http.client under one GIL) is the bottleneck on loopback: two in flight keep an API
+# server busy while the next request is prepared, and with network latency they halve its cost; more
+# threads only add GIL hand-offs here and in the server (bench/README.md, sync bench).
 WRITE_WORKERS = 2
+STATUS_WORKERS = 2
 
 Op = Literal["create", "update", "delete"]
 
@@ -251,19 +255,7 @@ class WriteHooks:
         """The object was deleted."""
 
 
-def apply_writes(
-    cluster: Cluster,
-    actions: Sequence[WriteAction],
-    unchanged: Sequence[RawObject],
-    timeout: float,
-    hooks: WriteHooks | None = None,
-) -> WriteReport:
-    """Carry out `actions` in `cluster`; `unchanged` objects are reported as they are."""
-    report = WriteReport(objects=list(unchanged))
-    if not actions:
-        return report
-    writer = _Writer(cluster, timeout, hooks or WriteHooks())
-    results = run_parallel(actions, writer.run, WRITE_WORKERS, "kuadns-write")
+def _count(report: WriteReport, results: Iterable[tuple[Op | None, RawObject | None, Issue | None]]) -> None:
     for op, obj, issue in results:
         if op == "create":
             report.created += 1
@@ -275,7 +267,94 @@ def apply_writes(
             report.objects.append(obj)
         if issue is not None:
             report.issues.append(issue)
-    return report
+
+
+def _record_status(
+    report: WriteReport, results: Iterable[tuple[StatusPatch, RawObject | None, Issue | None]]
+) -> None:
+    for patch, obj, issue in results:
+        if obj is not None:
+            report.patched += 1
+            report.versions[(patch.cluster, patch.namespace, patch.name)] = objects.resource_version(obj)
+        if issue is not None:
+            report.issues.append(issue)
+
+
+AfterWrite = Callable[[WriteAction, RawObject | None, Issue | None], Sequence[StatusPatch]]
+
+
+def apply_pipelined(
+    local: Cluster,
+    actions: Sequence[WriteAction],
+    unchanged: Sequence[RawObject],
+    targets: Mapping[str, Cluster],
+    ready: Sequence[StatusPatch],
+    after_write: AfterWrite,
+    timeout: float,
+    hooks: WriteHooks | None = None,
+) -> tuple[WriteReport, list[StatusPatch]]:
+    """Authoritative writes in `local` and status patches in every cluster of `targets`, at once.
+
+    `ready` patches go out at once; the patches that report on an authoritative record (returned by
+    `after_write` for each action, given the object as written or the write's issue) go out as soon as
+    that record is written, so a status never claims a record that is not there yet, and the clusters
+    that only get statuses do not wait for all of the local writes. Returns the report and every
+    patch sent, sorted. Patches for clusters not in `targets` are dropped.
+    """
+    report = WriteReport(objects=list(unchanged))
+    hooks = hooks or WriteHooks()
+    queues: dict[str, SimpleQueue[StatusPatch | None]] = {name: SimpleQueue() for name in targets}
+    sent: list[StatusPatch] = []
+    done: list[tuple[StatusPatch, RawObject | None, Issue | None]] = []
+    failures: list[BaseException] = []
+
+    def send(patches: Iterable[StatusPatch]) -> None:
+        for patch in patches:
+            queue = queues.get(patch.cluster)
+            if queue is not None:
+                sent.append(patch)  # list.append is atomic: senders and writers share these lists
+                queue.put(patch)
+
+    def sender(cluster: Cluster, queue: SimpleQueue[StatusPatch | None]) -> None:
+        rest = Rest(cluster.api, timeout)
+        try:
+            while (patch := queue.get()) is not None:
+                obj, issue = _patch_status(rest, patch, timeout)
+                if obj is not None:
+                    hooks.wrote(cluster.name, obj)
+                done.append((patch, obj, issue))
+        except BaseException as exc:  # re-raised by the caller's thread below
+            failures.append(exc)
+            while queue.get() is not None:  # drain, so that writers never block on a dead sender
+                pass
+
+    writer = _Writer(local, timeout, hooks)
+
+    def write(action: WriteAction) -> tuple[Op | None, RawObject | None, Issue | None]:
+        outcome = writer.run(action)
+        send(after_write(action, outcome[1], outcome[2]))
+        return outcome
+
+    threads = [
+        Thread(target=sender, args=(targets[name], queue), name=f"kuadns-status-{name}-{n}", daemon=True)
+        for name, queue in queues.items()
+        for n in range(STATUS_WORKERS)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        send(ready)
+        _count(report, run_parallel(actions, write, WRITE_WORKERS, "kuadns-write"))
+    finally:
+        for queue in queues.values():
+            for _ in range(STATUS_WORKERS):
+                queue.put(None)
+        for thread in threads:
+            thread.join()
+    if failures:
+        raise failures[0]
+    _record_status(report, done)
+    return report, sorted(sent, key=lambda p: (p.cluster, p.namespace, p.name))
 
 
 def _patch_status(rest: Rest, patch: StatusPatch, timeout: float) -> tuple[RawObject | None, Issue | None]:
@@ -297,19 +376,16 @@ def apply_status(
     patches: Sequence[StatusPatch],
     timeout: float,
     hooks: WriteHooks | None = None,
+    workers: int = STATUS_WORKERS,
 ) -> WriteReport:
-    """Send every status patch for `cluster` (merge patch on the status subresource)."""
+    """Send every status patch for `cluster` (merge patch on the status subresource), `workers` at a time."""
     report = WriteReport()
     if not patches:
         return report
     rest = Rest(cluster.api, timeout)
-    results = run_parallel(patches, lambda p: _patch_status(rest, p, timeout), WRITE_WORKERS, "kuadns-status")
-    for patch, (obj, issue) in zip(patches, results, strict=True):
-        if obj is not None:
-            report.patched += 1
-            report.versions[(patch.cluster, patch.namespace, patch.name)] = objects.resource_version(obj)
-            if hooks is not None:
-                hooks.wrote(cluster.name, obj)
-        if issue is not None:
-            report.issues.append(issue)
+    results = run_parallel(patches, lambda p: _patch_status(rest, p, timeout), workers, "kuadns-status")
+    for obj, _issue in results:
+        if obj is not None and hooks is not None:
+            hooks.wrote(cluster.name, obj)
+    _record_status(report, ((p, obj, issue) for p, (obj, issue) in zip(patches, results, strict=True)))
     return report
