@@ -14,11 +14,10 @@ from typing import Any
 import yaml
 
 from kuadns_sync.errors import SourceError
+from kuadns_sync.fastyaml import load_documents
 from kuadns_sync.model import KIND, ClusterSnapshot, Issue, Origin, ProviderSecret, RawObject, Settings
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
-# libyaml's C parser when present (about 10x faster on large record sets), else the pure-Python one.
-SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _yaml_files(directory: Path) -> list[Path]:
@@ -49,8 +48,8 @@ def read_cluster_dir(directory: Path, cluster: str, *, local: bool) -> tuple[Clu
     for path in _yaml_files(directory):
         rel = path.relative_to(directory)
         try:
-            documents = list(yaml.load_all(path.read_text("utf-8"), Loader=SafeLoader))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            documents = load_documents(path.read_bytes(), str(path))
+        except (OSError, yaml.YAMLError) as exc:
             issues.append(
                 Issue(Origin(cluster, "-", str(rel)), "error", "SourceError", f"cannot read manifest: {exc}")
             )
