@@ -18,6 +18,7 @@ import json
 import multiprocessing as mp
 import os
 import pstats
+import resource
 import sys
 import tempfile
 import threading
@@ -242,13 +243,14 @@ def run(
                     c.call("reset")
                 emulator_cpu = {c.name: float(c.call("cpu")) for c in clusters}
                 profiles = ThreadProfiles()
-                t0, cpu0 = time.monotonic(), time.process_time()
+                t0, cpu0, usage0 = time.monotonic(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
                 if profiled and profile is not None:
                     with profiles.every_new_thread():
                         report: SyncReport = loop.sync_once()
                 else:
                     report = loop.sync_once()
                 seconds, cpu = time.monotonic() - t0, time.process_time() - cpu0
+                usage = resource.getrusage(resource.RUSAGE_SELF)
                 emulator_cpu = {c.name: float(c.call("cpu")) - emulator_cpu[c.name] for c in clusters}
                 if profiled and profile is not None:
                     profile.mkdir(parents=True, exist_ok=True)
@@ -260,6 +262,10 @@ def run(
                 return {
                     "seconds": round(seconds, 3),
                     "cpu_seconds": round(cpu, 3),  # this process only (the emulators run in their own)
+                    # user/system split and context switches of this process (not the render child)
+                    "client_user_seconds": round(usage.ru_utime - usage0.ru_utime, 3),
+                    "client_system_seconds": round(usage.ru_stime - usage0.ru_stime, 3),
+                    "client_context_switches": [usage.ru_nvcsw - usage0.ru_nvcsw, usage.ru_nivcsw - usage0.ru_nivcsw],
                     "phases": {k: round(v, 3) for k, v in report.phases.items()},
                     "cpu_phases": {k: round(v, 3) for k, v in report.cpu_phases.items()},
                     "emulator_cpu_seconds": {k: round(v, 3) for k, v in emulator_cpu.items()},
@@ -328,7 +334,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             phases = ", ".join(f"{k} {v:.2f}/{m['cpu_phases'].get(k, 0.0):.2f}" for k, v in m["phases"].items())
             emulated = ", ".join(f"{v:.2f}" for v in m["emulator_cpu_seconds"].values())
             print(
-                f"{label:17} {m['seconds']:7.2f} s, CPU {m['cpu_seconds']:.2f} s (wall/CPU: {phases}), "
+                f"{label:17} {m['seconds']:7.2f} s, CPU {m['cpu_seconds']:.2f} s (user {m['client_user_seconds']:.2f}, "
+                f"system {m['client_system_seconds']:.2f}, switches {m['client_context_switches']}; "
+                f"wall/CPU: {phases}), "
                 f"emulators' CPU {emulated} s; {m['created']} created, "
                 f"{m['updated']} updated, "
                 f"{m['deleted']} deleted, {m['status_patches']} status; emulator-counted writes "

@@ -485,10 +485,11 @@ class SyncLoop:
     def watch_clusters(self) -> None:
         """Start (or restart) a watch on every cluster listed in the last pass, seeded with that list."""
         clusters = {c.name: c for c in [self.local, *self._remotes]}
-        for name, read in self._reads.items():
-            if name in clusters and read.listed:
-                self.watcher.start(clusters[name], list(read.snapshot.records), read.resource_version,
-                                   self._listed_at)
+        with paused_gc():  # seeding the caches indexes every record (see sync_once)
+            for name, read in self._reads.items():
+                if name in clusters and read.listed:
+                    self.watcher.start(clusters[name], list(read.snapshot.records), read.resource_version,
+                                       self._listed_at)
         self.watcher.retain(clusters)
 
     def run(
