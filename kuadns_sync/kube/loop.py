@@ -196,6 +196,26 @@ class SyncLoop:
                 report.issues += (Issue(None, "error", "LeaseError", f"{self.lease.error}; not writing"),)
         return report.leader
 
+    def _still_leading(self) -> Callable[[], bool]:
+        """For the writer threads of a long pass: renews the Lease when a third of it has elapsed (one
+        thread does, under a lock) and says whether we still hold it."""
+        lease = self.lease
+        if lease is None:
+            return lambda: True
+        lock = threading.Lock()
+        due = [time.monotonic() + lease.duration / 3]
+
+        def check() -> bool:
+            if time.monotonic() >= due[0] and lock.acquire(blocking=False):
+                try:
+                    due[0] = time.monotonic() + lease.duration / 3
+                    return lease.acquire()
+                finally:
+                    lock.release()
+            return lease.leading()
+
+        return check
+
     # -- one pass ------------------------------------------------------------------------------
 
     def sync_once(self) -> SyncReport:
@@ -427,9 +447,13 @@ class SyncLoop:
         if writable and (actions or ready or waiting) and self._leader(report):
             targets = {c.name: c for c in [self.local, *self._remotes]}
             report.writes, sent = apply_pipelined(
-                self.local, actions, unchanged, targets, ready, after_write, self.options.timeout, self.hooks
+                self.local, actions, unchanged, targets, ready, after_write, self.options.timeout, self.hooks,
+                self._still_leading(),
             )
             report.status_patches = tuple(sent)
+            if report.writes.not_sent:
+                report.issues += (Issue(None, "error", "LeaseError",
+                                        f"lost the Lease while writing: {report.writes.not_sent} write(s) not sent"),)
         else:
             # Nothing is written (dry run, not the leader, local cluster stale): what a write would send.
             would = planner.patches(pending) if planner is not None else []

@@ -23,6 +23,13 @@ from kubernetes.client.exceptions import ApiException
 
 from kuadns_sync.model import GROUP, PLURAL, VERSION
 
+# Requests in flight per cluster: authoritative writes (local cluster) and status patches (each cluster),
+# all at once. Measured with bench/sync_bench.py (bench/README.md): one each left the API servers and this
+# process waiting on each other (more CPU per call, not less); two each did best; three and four were no
+# better within the noise. With network latency, more in flight would pay off.
+WRITE_WORKERS = 2
+STATUS_WORKERS = 2
+
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 # The only security scheme of the Kubernetes OpenAPI document (what every generated method passes).

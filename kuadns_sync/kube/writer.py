@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from kuadns_sync.kube import objects
 from kuadns_sync.kube.clients import Cluster
 from kuadns_sync.kube.collect import API_ERRORS, describe_failure
-from kuadns_sync.kube.rest import MERGE_PATCH, Rest, record_path, run_parallel
+from kuadns_sync.kube.rest import MERGE_PATCH, STATUS_WORKERS, WRITE_WORKERS, Rest, record_path, run_parallel
 from kuadns_sync.kube.status import StatusPatch
 from kuadns_sync.model import (
     LABEL_AUTHORITATIVE,
@@ -38,12 +38,6 @@ log = logging.getLogger(__name__)
 # The labels this tool decides on authoritative records; any other label is somebody else's.
 OWNED_LABELS = (LABEL_AUTHORITATIVE, LABEL_AUTHORITATIVE_HASH, LABEL_ZONE_NAME, LABEL_PROVIDER_NAME)
 MAX_CONFLICT_RETRIES = 5
-# Requests in flight per cluster, for authoritative writes and for status patches. This process's CPU per
-# call (urllib3 and http.client under one GIL) is the bottleneck on loopback: two in flight keep an API
-# server busy while the next request is prepared, and with network latency they halve its cost; more
-# threads only add GIL hand-offs here and in the server (bench/README.md, sync bench).
-WRITE_WORKERS = 2
-STATUS_WORKERS = 2
 
 Op = Literal["create", "update", "delete"]
 
@@ -71,6 +65,7 @@ class WriteReport:
     issues: list[Issue] = field(default_factory=list)
     # (cluster, namespace, name) -> resourceVersion each successful status patch produced
     versions: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    not_sent: int = 0  # writes left out because this replica stopped holding the Lease mid-pass
 
     @property
     def writes(self) -> int:
@@ -292,37 +287,41 @@ def apply_pipelined(
     after_write: AfterWrite,
     timeout: float,
     hooks: WriteHooks | None = None,
+    leading: Callable[[], bool] = lambda: True,
 ) -> tuple[WriteReport, list[StatusPatch]]:
     """Authoritative writes in `local` and status patches in every cluster of `targets`, at once.
 
     `ready` patches go out at once; the patches that report on an authoritative record (returned by
     `after_write` for each action, given the object as written or the write's issue) go out as soon as
     that record is written, so a status never claims a record that is not there yet, and the clusters
-    that only get statuses do not wait for all of the local writes. Returns the report and every
-    patch sent, sorted. Patches for clusters not in `targets` are dropped.
+    that only get statuses do not wait for all of the local writes. `leading` is asked before every
+    request (only the Lease holder writes); once it says no, nothing more is sent (`not_sent`).
+    Returns the report and every patch sent, sorted. Patches for clusters not in `targets` are dropped.
     """
     report = WriteReport(objects=list(unchanged))
     hooks = hooks or WriteHooks()
     queues: dict[str, SimpleQueue[StatusPatch | None]] = {name: SimpleQueue() for name in targets}
-    sent: list[StatusPatch] = []
     done: list[tuple[StatusPatch, RawObject | None, Issue | None]] = []
     failures: list[BaseException] = []
+    skipped: list[bool] = []  # one entry per write left out once the Lease was found lost
 
     def send(patches: Iterable[StatusPatch]) -> None:
         for patch in patches:
             queue = queues.get(patch.cluster)
             if queue is not None:
-                sent.append(patch)  # list.append is atomic: senders and writers share these lists
                 queue.put(patch)
 
     def sender(cluster: Cluster, queue: SimpleQueue[StatusPatch | None]) -> None:
         rest = Rest(cluster.api, timeout)
         try:
             while (patch := queue.get()) is not None:
+                if skipped or not leading():
+                    skipped.append(True)
+                    continue
                 obj, issue = _patch_status(rest, patch, timeout)
                 if obj is not None:
                     hooks.wrote(cluster.name, obj)
-                done.append((patch, obj, issue))
+                done.append((patch, obj, issue))  # list.append is atomic: every sender shares the list
         except BaseException as exc:  # re-raised by the caller's thread below
             failures.append(exc)
             while queue.get() is not None:  # drain, so that writers never block on a dead sender
@@ -331,6 +330,9 @@ def apply_pipelined(
     writer = _Writer(local, timeout, hooks)
 
     def write(action: WriteAction) -> tuple[Op | None, RawObject | None, Issue | None]:
+        if skipped or not leading():
+            skipped.append(True)
+            return None, action.current, None
         outcome = writer.run(action)
         send(after_write(action, outcome[1], outcome[2]))
         return outcome
@@ -354,7 +356,8 @@ def apply_pipelined(
     if failures:
         raise failures[0]
     _record_status(report, done)
-    return report, sorted(sent, key=lambda p: (p.cluster, p.namespace, p.name))
+    report.not_sent = len(skipped)
+    return report, sorted((p for p, _, _ in done), key=lambda p: (p.cluster, p.namespace, p.name))
 
 
 def _patch_status(rest: Rest, patch: StatusPatch, timeout: float) -> tuple[RawObject | None, Issue | None]:

@@ -1,7 +1,8 @@
 """The write path: prepared calls raise what the generated client raises, statuses that report on an
 authoritative record are written only after that record (while the other clusters' statuses go out at
-once), every record gets its status once, and the bundle rendered in a forked child is the same as one
-rendered in-process (a child that fails is replaced by an in-process render)."""
+once), every record gets its status once, a replica that loses the Lease mid-pass stops writing, and the
+bundle rendered in a forked child is the same as one rendered in-process (a child that fails is replaced
+by an in-process render)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from kuadns_sync.bundle import read_bundle
 from kuadns_sync.kube import objects
 from kuadns_sync.kube.forked import FORK_AVAILABLE, Forked
+from kuadns_sync.kube.lease import LeaderLease
 from kuadns_sync.kube.rest import Rest, record_path, run_parallel
 from kuadns_sync.model import RawObject
 from tests.kube.kube_fleet import NS, UID, Fleet, dnsrecord, fleet, lb_endpoints
@@ -140,3 +142,27 @@ def test_the_bundle_rendered_in_a_child_equals_the_one_rendered_in_process(clust
     assert reports["forked"].bundle is not None and reports["inline"].bundle is not None
     assert reports["forked"].serials == reports["inline"].serials
     assert read_bundle(outs["forked"]).content_hash == read_bundle(outs["inline"]).content_hash
+
+
+class _LosesTheLease(LeaderLease):
+    """Wins the Lease, then (as if another replica took it over) stops holding it after `calls` checks."""
+
+    def __init__(self, *args: Any, calls: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls = calls
+
+    def leading(self) -> bool:
+        self.calls -= 1
+        return self.calls >= 0 and super().leading()
+
+
+def test_a_replica_that_loses_the_lease_mid_pass_stops_writing(clusters: Fleet) -> None:
+    loop = clusters.loop("p1")
+    lease = _LosesTheLease(loop.local, "kuadns-system", "kuadns-sync", identity="a", clock=clusters.clock, calls=5)
+    loop.lease = lease
+    report = loop.sync_once()
+    assert report.leader is True
+    assert report.writes.not_sent > 0
+    assert report.writes.created + report.writes.patched <= 5
+    assert any(i.reason == "LeaseError" and "lost the Lease" in i.message for i in report.issues)
+    assert not report.ok
