@@ -325,9 +325,7 @@ def _stderr_to_scratch() -> Iterator[None]:
             return
         try:
             if not _scratch:  # one anonymous file, reused for the life of the process
-                fd, path = tempfile.mkstemp(prefix="kuadns-fastyaml-")
-                os.unlink(path)
-                _scratch.append(fd)
+                _scratch.append(_anonymous_file())
             scratch = _scratch[0]
             os.ftruncate(scratch, 0)
             os.lseek(scratch, 0, os.SEEK_SET)
@@ -341,6 +339,15 @@ def _stderr_to_scratch() -> Iterator[None]:
                 _copy(scratch, saved)
         finally:
             os.close(saved)
+
+
+def _anonymous_file() -> int:
+    # memfd needs no writable directory (read-only root file systems in containers); elsewhere /tmp.
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("kuadns-fastyaml", os.MFD_CLOEXEC)
+    fd, path = tempfile.mkstemp(prefix="kuadns-fastyaml-")
+    os.unlink(path)
+    return fd
 
 
 def _copy(source: int, target: int) -> None:

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from bench.gen_records import build_records
 from kuadns_sync import fastyaml
 from kuadns_sync.fastyaml import SafeLoader, load_documents, load_stream
+from kuadns_sync.manifests import read_cluster_dir
+from kuadns_sync.model import Origin
 
 needs_ryml = pytest.mark.skipif(fastyaml.ryml is None, reason="rapidyaml is not installed")
 REPO = Path(__file__).resolve().parents[2]
@@ -356,3 +358,22 @@ def test_without_rapidyaml_everything_goes_to_pyyaml(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(fastyaml, "ryml", None)
     loaded = load_stream(b"a: 1\n", "x.yaml")
     assert loaded == fastyaml.Loaded([{"a": 1}], fast=False, fallback_reason="rapidyaml is not installed")
+
+
+def test_manifest_directory_reports_unreadable_files_and_reads_the_rest(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    objects = build_records(records=4, clusters=1)["cluster-1"]
+    (tmp_path / "good.yaml").write_text(yaml.dump_all(objects, Dumper=yaml.SafeDumper, sort_keys=False))
+    (tmp_path / "broken.yaml").write_bytes(b"kind: DNSRecord\nspec: [a\n")
+    (tmp_path / "latin1.yaml").write_bytes(b"kind: DNSRecord\nmetadata: {name: caf\xe9}\n")
+    snapshot, issues = read_cluster_dir(tmp_path, "east", local=True)
+    assert [record["metadata"]["name"] for record in snapshot.records] == [o["metadata"]["name"] for o in objects]
+    assert [(issue.origin, issue.reason) for issue in issues] == [
+        (Origin("east", "-", "broken.yaml"), "SourceError"),
+        (Origin("east", "-", "latin1.yaml"), "SourceError"),
+    ]
+    assert all(issue.message.startswith("cannot read manifest: ") for issue in issues)
+    assert "line 3, column 1" in issues[0].message
+    assert 'in "<byte string>", position' in issues[1].message  # PyYAML names the offending byte offset
+    assert capfd.readouterr() == ("", "")
