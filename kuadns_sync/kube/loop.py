@@ -409,6 +409,7 @@ class SyncLoop:
         # reports on a record written now (its write may fail), grouped by that record.
         waiting: dict[tuple[str, str], list[tuple[ClusterSnapshot, RawObject]]] = {}
         pending: list[ClusterSnapshot] = []
+        ready: list[StatusPatch] = []
         for snap in snapshots:
             if snap.name not in report.fresh:
                 continue
@@ -420,15 +421,10 @@ class SyncLoop:
                     looked.append(raw)
                 elif not self._is_settled(snap.name, raw):
                     looked.append(raw)
+                    if planner is not None and (patch := planner.patch(snap, raw)) is not None:
+                        ready.append(patch)
             pending.append(replace(snap, records=tuple(looked)))
         unchanged = [r for r in current if objects.key(r) not in acting]
-        ready: list[StatusPatch] = []
-        if planner is not None:
-            for snap in pending:
-                for raw in snap.records:
-                    ident = planner.reports_on(snap.name, raw) if acting else None
-                    if (ident is None or ident not in acting) and (patch := planner.patch(snap, raw)) is not None:
-                        ready.append(patch)
         if writable:
             ready += [p for r in unchanged if not self._is_settled(self.local.name, r) and (p := own.patch(r))]
         mark = report.phase("status", mark)

@@ -10,7 +10,7 @@ sync produces no patch at all.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,11 +165,13 @@ def source_status(
     verdict: RecordVerdict,
     authoritative: Mapping[tuple[str, str], AuthoritativeRecord],
     failed: Mapping[tuple[str, str], str] | None = None,
+    owners: Callable[[AuthoritativeRecord, str], tuple[str, ...]] = domain_owners,
 ) -> DesiredStatus:
     """Desired status of a source record on a primary, from the merge's verdict.
 
     `failed` maps authoritative records that could not be written to why: their sources are not
-    Ready (upstream's ProviderError message), whatever the merge thought of them.
+    Ready (upstream's ProviderError message), whatever the merge thought of them. `owners` is
+    `domain_owners` (or a memo of it: every contributing record of a root host asks the same).
     """
     if objects.is_deleting(raw):
         return removed_status(raw)
@@ -185,7 +187,7 @@ def source_status(
     fields: dict[str, Any] = {"observedGeneration": objects.generation(raw), "ownerID": objects.owner_id(raw)}
     if auth is not None and ready:
         root = str(objects.spec(raw).get("rootHost") or auth.root_host)
-        fields.update(_zone_fields(auth.name, auth.root_host, domain_owners(auth, root)))
+        fields.update(_zone_fields(auth.name, auth.root_host, owners(auth, root)))
     else:
         fields.update(_zone_fields(None, None, None))
     return DesiredStatus(tuple(conds), fields)
@@ -272,6 +274,15 @@ class PrimaryStatus:
         self.stamp = timestamp(now)
         self.verdicts: dict[Origin, RecordVerdict] = {v.origin.record(): v for v in result.verdicts}
         self.auths = {(a.namespace, a.name): a for a in result.authoritative}
+        self._owners: dict[tuple[str, str, str], tuple[str, ...]] = {}
+
+    def owners(self, record: AuthoritativeRecord, root_host: str) -> tuple[str, ...]:
+        """`domain_owners`, computed once per authoritative record and root host."""
+        key = (record.namespace, record.name, root_host)
+        found = self._owners.get(key)
+        if found is None:
+            found = self._owners[key] = domain_owners(record, root_host)
+        return found
 
     def verdict(self, cluster: str, raw: RawObject) -> RecordVerdict | None:
         """The merge's verdict on `raw` read from `cluster`."""
@@ -299,7 +310,7 @@ class PrimaryStatus:
         if snap.local:
             if verdict is None:
                 return None
-            desired = source_status(raw, verdict, self.auths, failed)
+            desired = source_status(raw, verdict, self.auths, failed, self.owners)
             if objects.is_delegating(raw) and not objects.is_deleting(raw):
                 extra = delegation_condition(verdict.reason)
                 if extra is not None:
@@ -311,7 +322,7 @@ class PrimaryStatus:
                 return None
             desired = removed_status(raw)
         else:
-            desired = source_status(raw, verdict, self.auths, failed)
+            desired = source_status(raw, verdict, self.auths, failed, self.owners)
         return patch_remote(snap.name, raw, desired, self.primary_id, self.stamp)
 
     def patches(
