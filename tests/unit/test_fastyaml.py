@@ -80,6 +80,11 @@ PLAIN_WORDS = [
     *words("2001-12-14 2001-12-14t21:59:43.10-05:00 2002-1-1 = << <<< -- ... :a ?a -a a:b a#b"),
     *words("a b x name value weight geo-code GEO-EU *.example.com 10.0.0.1 2001:db8::1 198.18.0.1 é 日本"),
     "2001-12-14 21:59:43.10",
+    "1.0e+400",
+    "-1.0e+400",
+    "x\ny",  # multi-line: block() indents the continuation lines
+    "a b\n\nc d",
+    "x\n-y\n#z",
     "a b",
     "it's",
     'say "hi"',
@@ -177,8 +182,12 @@ def is_block(node: Any) -> bool:
 def block(node: Any, indent: int, step: int, comment: str) -> str:
     """`node` at column `indent` in block context (text ends with a newline)."""
     pad = " " * indent
+
+    def inline(node: Any) -> str:  # a scalar's continuation lines indented under its key or item
+        return flow(node).replace("\n", "\n" + pad + "  ") if node[0] == "s" else flow(node)
+
     if not is_block(node):
-        return pad + flow(node) + comment + "\n"
+        return pad + inline(node) + comment + "\n"
     out = []
     if node[0] == "map":
         for key, value in node[2]:
@@ -186,14 +195,14 @@ def block(node: Any, indent: int, step: int, comment: str) -> str:
                 inner = indent if value[0] == "seq" and step % 2 else indent + step  # indentless sequence
                 out.append(f"{pad}{key}:{comment}\n" + block(value, inner, step, comment))
             else:
-                out.append(f"{pad}{key}: {flow(value)}{comment}\n")
+                out.append(f"{pad}{key}: {inline(value)}{comment}\n")
     else:
         for item in node[2]:
             if is_block(item):
                 text = block(item, indent + 2, step, comment)
                 out.append(pad + "- " + text[indent + 2 :])
             else:
-                out.append(f"{pad}- {flow(item)}{comment}\n")
+                out.append(f"{pad}- {inline(item)}{comment}\n")
     return "".join(out)
 
 
