@@ -273,7 +273,9 @@ def _has_unknown(value: Any, node: Node, clean: Any) -> bool:
         return False
     if isinstance(value, list) and node.items is not None:
         items = node.items
-        return any(_has_unknown(v, items, None) for v in value if isinstance(v, _CONTAINERS))
+        for v in value:
+            if isinstance(v, _CONTAINERS) and _has_unknown(v, items, None):
+                return True
     return False
 
 
@@ -333,7 +335,8 @@ def _validate(value: Any, node: Node, path: str, old: Any, causes: list[Cause]) 
             _validate_array(value, node, path, causes)
         elif actual in ("integer", "number"):
             _validate_number(value, node, path, causes)
-        _check_enum_and_rules(value, node, path, old, causes, before)
+        if node.enum is not None or node.rules:
+            _check_enum_and_rules(value, node, path, old, causes, before)
         return
     _validate_any(value, node, path, old, causes)
 
@@ -456,8 +459,9 @@ def _validate_array(value: list[Any], node: Node, path: str, causes: list[Cause]
         )
     items = node.items
     if items is not None:
+        scalar = items.scalar
         for i, item in enumerate(value):
-            if type(item) is items.scalar:
+            if type(item) is scalar:
                 continue
             # Items of a plain (atomic) list do not correlate with old items, so no transition rules there.
             _validate(item, items, f"{path}[{i}]", _MISSING, causes)
@@ -467,14 +471,20 @@ def _validate_object(value: dict[str, Any], node: Node, path: str, old: Any, cau
     for key in node.required:
         if key not in value:
             causes.append(Cause("FieldValueRequired", "Required value", _field(path, key)))
-    old_map = old if isinstance(old, dict) else {}
+    props, extra = node.props, node.extra
+    if not isinstance(old, dict) or not old:  # nothing to ratchet against (a create, a new subtree)
+        for key, sub in value.items():
+            child = props.get(key, extra)
+            if child is not None and type(sub) is not child.scalar:
+                _validate(sub, child, f"{path}.{key}" if path else key, _MISSING, causes)
+        return
     for key, sub in value.items():
-        child = node.props.get(key, node.extra)
+        child = props.get(key, extra)
         if child is None or type(sub) is child.scalar:
             continue
-        before = old_map.get(key, _MISSING)
+        before = old.get(key, _MISSING)
         # Ratcheting: an unchanged value was valid when it was stored (the schemas never change here),
         # and every transition rule of the CRD holds when self == oldSelf.
         if before is sub or (before is not _MISSING and before == sub):
             continue
-        _validate(sub, child, _field(path, key), before, causes)
+        _validate(sub, child, f"{path}.{key}" if path else key, before, causes)
