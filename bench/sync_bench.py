@@ -217,9 +217,15 @@ def writes(clusters: Sequence[Emulated]) -> dict[str, int]:
 
 
 def run(
-    records: int, cluster_count: int, in_process: bool, zone: str = "bench.example.com", profile: Path | None = None
+    records: int,
+    cluster_count: int,
+    in_process: bool,
+    zone: str = "bench.example.com",
+    profile: Path | None = None,
+    fork_render: bool = True,
 ) -> dict[str, Any]:
-    """Run the benchmark; returns the measurements. With `profile` (a directory), the full sync is profiled."""
+    """Run the benchmark; returns the measurements. With `profile` (a directory), the full sync is profiled;
+    `fork_render=False` renders in-process after the writes (for comparison)."""
     from kuadns_sync.kube.clients import Cluster, local_client
     from kuadns_sync.kube.loop import SyncLoop
     from kuadns_sync.kube.report import SyncOptions, SyncReport
@@ -237,6 +243,7 @@ def run(
             local = Cluster(primary.name, local_client(Path(primary.kubeconfig_path), None), local=True)
             options = SyncOptions(cluster_secret_namespace=SECRET_NS, out=Path(tmp) / "bundle", timeout=60.0)
             loop = SyncLoop(local, Settings(), options)
+            loop.fork_render = loop.fork_render and fork_render
 
             def measured(label: str, profiled: bool = False) -> dict[str, Any]:
                 for c in clusters:
@@ -297,6 +304,7 @@ def run(
         "records": records,
         "clusters": cluster_count,
         "emulators": "in-process" if in_process else "one process each",
+        "render": "forked child, during the writes" if fork_render else "in-process, after the writes",
         "setup_seconds": round(setup, 2),
         # The machine is shared: its 1-minute load average before and after says how much it was.
         "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
@@ -314,12 +322,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--in-process", action="store_true", help="run the emulators in this process")
     parser.add_argument("--json", action="store_true", help="print the measurements as JSON")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="write cProfile stats of the full sync to DIR")
+    parser.add_argument("--render-in-process", action="store_true",
+                        help="render after the writes in this process instead of in a forked child meanwhile")
     args = parser.parse_args(argv)
     if args.records < 1 or args.clusters < 1:
         parser.error("--records and --clusters must be positive")
     if args.profile is not None and args.in_process:
         parser.error("--profile needs the emulators in their own processes (drop --in-process)")
-    result = run(args.records, args.clusters, args.in_process, profile=args.profile)
+    result = run(args.records, args.clusters, args.in_process, profile=args.profile,
+                 fork_render=not args.render_in_process)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

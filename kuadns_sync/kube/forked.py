@@ -13,7 +13,6 @@ import logging
 import os
 import pickle
 import sys
-import time
 import traceback
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -33,9 +32,9 @@ class Forked(Generic[T]):
         self._job = job
         self._pid = 0
         self._fd = -1
-        self.started = time.monotonic()
-        self.cpu_seconds = 0.0  # CPU time the job took (in the child, or here after a fallback)
-        self.in_child = False
+        self.cpu_seconds = 0.0  # CPU time of the child (0 when the job ran in this process)
+        self.in_child = False  # a child is running the job now
+        self.ran_in_child = False  # the result came from a child
         if fork:
             self._fork()
 
@@ -95,6 +94,7 @@ class Forked(Generic[T]):
         if kind != "ok":
             log.warning("background job failed; running it in-process:\n%s", value)
             return self._run_here()
+        self.ran_in_child = True
         done: T = value
         return done
 
@@ -107,8 +107,4 @@ class Forked(Generic[T]):
             self.in_child = False
 
     def _run_here(self) -> T:
-        cpu = time.process_time()
-        try:
-            return self._job()
-        finally:
-            self.cpu_seconds += time.process_time() - cpu
+        return self._job()

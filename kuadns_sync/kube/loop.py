@@ -299,6 +299,7 @@ class SyncLoop:
             return []
         if isinstance(job, Forked):
             rendered = job.result()
+            # The child's CPU (this process's own is counted by report.phase).
             report.cpu_phases["render"] = report.cpu_phases.get("render", 0.0) + job.cpu_seconds
             self._rendered = (result, rendered)
         else:
