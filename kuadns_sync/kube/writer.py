@@ -264,13 +264,12 @@ def _count(report: WriteReport, results: Iterable[tuple[Op | None, RawObject | N
             report.issues.append(issue)
 
 
-def _record_status(
-    report: WriteReport, results: Iterable[tuple[StatusPatch, RawObject | None, Issue | None]]
-) -> None:
-    for patch, obj, issue in results:
-        if obj is not None:
+def _record_status(report: WriteReport, results: Iterable[tuple[StatusPatch, str | None, Issue | None]]) -> None:
+    """Count status results: (patch, resourceVersion it produced or None when it failed, issue)."""
+    for patch, version, issue in results:
+        if version is not None:
             report.patched += 1
-            report.versions[(patch.cluster, patch.namespace, patch.name)] = objects.resource_version(obj)
+            report.versions[(patch.cluster, patch.namespace, patch.name)] = version
         if issue is not None:
             report.issues.append(issue)
 
@@ -301,7 +300,7 @@ def apply_pipelined(
     report = WriteReport(objects=list(unchanged))
     hooks = hooks or WriteHooks()
     queues: dict[str, SimpleQueue[StatusPatch | None]] = {name: SimpleQueue() for name in targets}
-    done: list[tuple[StatusPatch, RawObject | None, Issue | None]] = []
+    done: list[tuple[StatusPatch, str | None, Issue | None]] = []  # only the version: objects are let go
     failures: list[BaseException] = []
     skipped: list[bool] = []  # one entry per write left out once the Lease was found lost
 
@@ -321,7 +320,8 @@ def apply_pipelined(
                 obj, issue = _patch_status(rest, patch, timeout)
                 if obj is not None:
                     hooks.wrote(cluster.name, obj)
-                done.append((patch, obj, issue))  # list.append is atomic: every sender shares the list
+                version = objects.resource_version(obj) if obj is not None else None
+                done.append((patch, version, issue))  # list.append is atomic: every sender shares the list
         except BaseException as exc:  # re-raised by the caller's thread below
             failures.append(exc)
             while queue.get() is not None:  # drain, so that writers never block on a dead sender
@@ -390,5 +390,8 @@ def apply_status(
     for obj, _issue in results:
         if obj is not None and hooks is not None:
             hooks.wrote(cluster.name, obj)
-    _record_status(report, ((p, obj, issue) for p, (obj, issue) in zip(patches, results, strict=True)))
+    _record_status(report, (
+        (p, objects.resource_version(obj) if obj is not None else None, issue)
+        for p, (obj, issue) in zip(patches, results, strict=True)
+    ))
     return report
