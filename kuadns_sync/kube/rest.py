@@ -12,7 +12,7 @@ urllib3 errors for transport failures).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from threading import Lock, Thread
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -152,7 +152,3 @@ def run_parallel(items: Sequence[T], work: Callable[[T], R], workers: int, name:
     done: list[R] = results
     return done
 
-
-def flatten(groups: Iterable[Sequence[T]]) -> list[T]:
-    """The items of several sequences, in order."""
-    return [item for group in groups for item in group]
