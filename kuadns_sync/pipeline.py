@@ -25,6 +25,7 @@ from kuadns_sync.bundle import (
     write_generation,
 )
 from kuadns_sync.errors import BundleError
+from kuadns_sync.forked import FORK_AVAILABLE, Forked
 from kuadns_sync.heap import paused_gc
 from kuadns_sync.manifests import read_records_dir
 from kuadns_sync.model import ClusterSnapshot, Issue, MergeResult, Settings
@@ -79,13 +80,36 @@ def authoritative_files(result: MergeResult) -> dict[str, bytes]:
     }
 
 
-def build_bundle(result: MergeResult, settings: Settings, previous: Bundle | None, now: float) -> BuiltBundle:
-    """Compute every file of the bundle for `result`; serials follow `previous` (unchanged content keeps it)."""
+def build_bundle(
+    result: MergeResult, settings: Settings, previous: Bundle | None, now: float, *, parallel: bool = False
+) -> BuiltBundle:
+    """Compute every file of the bundle for `result`; serials follow `previous` (unchanged content keeps it).
+
+    `parallel` (for single-threaded callers such as the CLI) computes the authoritative record files in a
+    forked child while this process renders the zones; the bytes are the same either way.
+    """
     with paused_gc():
-        return _build_bundle(result, settings, previous, now)
+        return _build_bundle(result, settings, previous, now, parallel)
 
 
-def _build_bundle(result: MergeResult, settings: Settings, previous: Bundle | None, now: float) -> BuiltBundle:
+def _build_bundle(
+    result: MergeResult, settings: Settings, previous: Bundle | None, now: float, parallel: bool
+) -> BuiltBundle:
+    authoritative = Forked(lambda: authoritative_files(result), fork=parallel and FORK_AVAILABLE)
+    try:
+        return _assemble(result, settings, previous, now, authoritative)
+    except BaseException:
+        authoritative.discard()
+        raise
+
+
+def _assemble(
+    result: MergeResult,
+    settings: Settings,
+    previous: Bundle | None,
+    now: float,
+    authoritative: Forked[dict[str, bytes]],
+) -> BuiltBundle:
     files: dict[str, bytes] = {}
     zones_meta: dict[str, dict[str, object]] = {}
     serials: dict[str, int] = {}
@@ -116,7 +140,7 @@ def _build_bundle(result: MergeResult, settings: Settings, previous: Bundle | No
             "files": {name: sha256_hex(data) for name, data in sorted(zone_files.items())},
         }
         hash_parts.append(f"{resolved.name}\0{zone_hash}")
-    files.update(authoritative_files(result))
+    files.update(authoritative.result())
     report = issues_text(issues).encode("utf-8")
     files["issues.txt"] = report
     for path in sorted(files):

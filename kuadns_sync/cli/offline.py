@@ -106,7 +106,7 @@ def _desired(
     result = merge_snapshots(snapshots, settings, source_issues)
     del snapshots  # the parsed manifests are not needed past the merge: free them before rendering
     previous = load_previous(out) if out is not None else None
-    built = build_bundle(result, settings, previous, now_from_env() if out is not None else 0.0)
+    built = build_bundle(result, settings, previous, now_from_env() if out is not None else 0.0, parallel=True)
     return built, previous, counts
 
 

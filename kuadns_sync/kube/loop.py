@@ -18,11 +18,11 @@ from pathlib import Path
 
 from kuadns_sync.bundle import resolve_generation, write_generation
 from kuadns_sync.errors import BundleError
+from kuadns_sync.forked import FORK_AVAILABLE, Forked
 from kuadns_sync.heap import paused_gc
 from kuadns_sync.kube import objects
 from kuadns_sync.kube.clients import Cluster, RemoteClusters
 from kuadns_sync.kube.collect import API_ERRORS, ClusterRead, cluster_id, describe_failure, read_clusters
-from kuadns_sync.kube.forked import FORK_AVAILABLE, Forked
 from kuadns_sync.kube.lease import LeaderLease
 from kuadns_sync.kube.memo import fingerprint
 from kuadns_sync.kube.plans import safety_plan

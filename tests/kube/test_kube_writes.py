@@ -16,8 +16,8 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from kuadns_sync.bundle import read_bundle
+from kuadns_sync.forked import FORK_AVAILABLE, Forked
 from kuadns_sync.kube import objects
-from kuadns_sync.kube.forked import FORK_AVAILABLE, Forked
 from kuadns_sync.kube.lease import LeaderLease
 from kuadns_sync.kube.rest import Rest, record_path, run_parallel
 from kuadns_sync.model import RawObject

@@ -94,3 +94,22 @@ def test_routing_json_roundtrip() -> None:
     assert routing_from_json(json.loads(text), "x") == routing
     with pytest.raises(BundleError, match="bad member"):
         routing_from_json({"variants": {"default": {"a": {"A": [{"set": "x"}]}}}}, "routing.json")
+
+
+@pytest.mark.parametrize("case", ["multicluster", "worked-example", "wildcard-delegation"])
+def test_a_parallel_build_gives_the_same_bytes(case: str) -> None:
+    from kuadns_sync.config import settings_from_options
+    from kuadns_sync.forked import FORK_AVAILABLE
+    from kuadns_sync.pipeline import build_bundle, collect_offline, merge_snapshots
+
+    if not FORK_AVAILABLE:
+        pytest.skip("no fork here: the parallel build runs in-process")
+    root = Path(__file__).resolve().parents[2] / "golden" / case
+    settings = settings_from_options(config=root / "kuadns.yaml", records=root / "records")
+    snapshots, issues = collect_offline(root / "records", settings)
+    result = merge_snapshots(snapshots, settings, issues)
+    serial = build_bundle(result, settings, None, 1_767_225_600.0)
+    parallel = build_bundle(result, settings, None, 1_767_225_600.0, parallel=True)
+    assert any(path.startswith("authoritative/") for path in serial.files)
+    assert parallel.files == serial.files
+    assert parallel.content_hash == serial.content_hash

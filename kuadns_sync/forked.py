@@ -1,4 +1,5 @@
-"""Run one CPU-heavy, pure job (rendering the bundle) in a forked child while this process writes.
+"""Run one CPU-heavy, pure job in a forked child while this process does other work (sync: the render
+during the writes; render: the authoritative records while the zones are rendered).
 
 I/O (fork, a pipe, waitpid). A thread would share the GIL with the writer threads, and a spawned process
 would need the merge result pickled (more CPU than the render itself); a forked child inherits the job's
