@@ -88,19 +88,9 @@ def load_settings(
 
 
 def _desired(
-    records: Path,
-    out: Path | None,
-    config: Path | None,
-    zones: list[str] | None,
-    nameservers: list[str] | None,
-    rname: str | None,
-    role: str | None,
-    local_cluster: str | None,
-    default_ttl: int | None,
-    geo_fallback: str | None,
+    records: Path, out: Path | None, settings: Settings
 ) -> tuple[BuiltBundle, Bundle | None, tuple[int, int]]:
     """The bundle the manifests call for, the bundle at `out` now, and (DNSRecords, clusters) read."""
-    settings = load_settings(records, config, zones, nameservers, rname, role, local_cluster, default_ttl, geo_fallback)
     snapshots, source_issues = collect_offline(records, settings)
     counts = (sum(len(s.records) for s in snapshots), len(snapshots))
     result = merge_snapshots(snapshots, settings, source_issues)
@@ -127,7 +117,9 @@ def render(
     """Render DNSRecord manifests into a bundle of per-region zone files (atomic; no-op when unchanged)."""
     try:
         built, previous, _ = _desired(
-            records, out, config, zone, nameserver, rname, role, local_cluster, default_ttl, geo_fallback
+            records,
+            out,
+            load_settings(records, config, zone, nameserver, rname, role, local_cluster, default_ttl, geo_fallback),
         )
         if previous is not None and previous.content_hash != built.content_hash and not force:
             reasons = unsafe_reasons(diff_files(read_files(previous.path), built.files))
@@ -161,7 +153,9 @@ def diff(
     """Dry run: what `render` would change in authoritative records and zone files (exit 0 none, 2 changes)."""
     try:
         built, previous, _ = _desired(
-            records, out, config, zone, nameserver, rname, role, local_cluster, default_ttl, geo_fallback
+            records,
+            out,
+            load_settings(records, config, zone, nameserver, rname, role, local_cluster, default_ttl, geo_fallback),
         )
         plan = diff_files(read_files(previous.path) if previous is not None else {}, built.files)
     except KuadnsError as exc:
@@ -191,7 +185,9 @@ def validate(
     """Report every problem in the manifests (exit 1 if any error; warnings alone exit 0)."""
     try:
         built, _, (records_count, clusters) = _desired(
-            records, None, config, zone, nameserver, rname, role, local_cluster, default_ttl, geo_fallback
+            records,
+            None,
+            load_settings(records, config, zone, nameserver, rname, role, local_cluster, default_ttl, geo_fallback),
         )
     except KuadnsError as exc:
         raise fail(str(exc)) from None
