@@ -15,12 +15,12 @@ from typing import Any, Literal
 
 import yaml
 
+from kuadns_sync.fastyaml import SafeLoader
 from kuadns_sync.model import LABEL_ZONE_NAME
 
 Op = Literal["delete", "create", "update"]
 _OP_ORDER = {"delete": 0, "create": 1, "update": 2}
 MAX_SAFE_CHANGE_FRACTION = 0.3
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MIN_EXISTING_FOR_SAFETY = 10
 
 
@@ -72,7 +72,7 @@ def _records(files: Mapping[str, bytes]) -> dict[str, tuple[str, dict[tuple[str,
         if not path.startswith("authoritative/"):
             continue
         text = data.decode("utf-8")
-        obj = (json.loads(text) if path.endswith(".json") else yaml.load(text, Loader=_LOADER)) or {}
+        obj = (json.loads(text) if path.endswith(".json") else yaml.load(text, Loader=SafeLoader)) or {}
         meta = obj.get("metadata") or {}
         zone = (meta.get("labels") or {}).get(LABEL_ZONE_NAME, "")
         name = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
