@@ -1,7 +1,8 @@
 """Writes to clusters: authoritative DNSRecords in the local cluster, and status merge-patches anywhere.
 
 `plan_writes` is pure (desired authoritative records vs what the cluster holds); `apply_writes` and
-`apply_status` do the I/O (prepared calls, `kuadns_sync.kube.rest`, a few threads per cluster). Only
+`apply_status` do the I/O (pipelined calls, `kuadns_sync.kube.pipe`; conflicts on the synchronous path,
+`kuadns_sync.kube.rest`). Only
 objects labelled kuadrant.io/authoritative-record=true are ever created, updated or deleted; updates
 carry the resourceVersion and are retried on 409 by re-reading.
 """
@@ -11,8 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from queue import SimpleQueue
-from threading import Thread
+from functools import partial
 from typing import Literal
 
 from kubernetes.client.exceptions import ApiException
@@ -20,7 +20,8 @@ from kubernetes.client.exceptions import ApiException
 from kuadns_sync.kube import objects
 from kuadns_sync.kube.clients import Cluster
 from kuadns_sync.kube.collect import API_ERRORS, describe_failure
-from kuadns_sync.kube.rest import MERGE_PATCH, STATUS_WORKERS, WRITE_WORKERS, Rest, record_path, run_parallel
+from kuadns_sync.kube.pipe import Answer, Call, Pipeline
+from kuadns_sync.kube.rest import JSON, MERGE_PATCH, Rest, record_path
 from kuadns_sync.kube.status import StatusPatch
 from kuadns_sync.model import (
     LABEL_AUTHORITATIVE,
@@ -40,6 +41,7 @@ OWNED_LABELS = (LABEL_AUTHORITATIVE, LABEL_AUTHORITATIVE_HASH, LABEL_ZONE_NAME, 
 MAX_CONFLICT_RETRIES = 5
 
 Op = Literal["create", "update", "delete"]
+Outcome = tuple[Op | None, RawObject | None, Issue | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +225,32 @@ class _Writer:
                 current = self._get(namespace, name)
         return None, None, self._issue(namespace, name, f"still conflicting after {MAX_CONFLICT_RETRIES} attempts")
 
-    def run(self, action: WriteAction) -> tuple[Op | None, RawObject | None, Issue | None]:
+    def settle(self, action: WriteAction, outcome: Answer | BaseException) -> Outcome | None:
+        """What the answer to `_first_call(action)` means; None when the synchronous path must decide
+        (a conflict, or a missing object or namespace: re-read and act as `run` does)."""
+        failure: BaseException
+        if isinstance(outcome, Answer):
+            if outcome.ok:
+                if action.op == "delete":
+                    self.hooks.deleted(self.cluster.name, action.namespace, action.name)
+                    return "delete", None, None
+                try:
+                    return action.op, self._written(outcome.json()), None
+                except ValueError as exc:
+                    failure = exc
+            elif outcome.status == 404 and action.op == "delete":
+                return None, None, None
+            elif outcome.status in (404, 409):
+                return None
+            else:
+                failure = outcome.error()
+        else:
+            failure = outcome
+        return None, action.current, self._issue(
+            action.namespace, action.name, f"cannot {action.op}: {describe_failure(failure, self.raw_timeout)}"
+        )
+
+    def run(self, action: WriteAction) -> Outcome:
         try:
             if action.op == "delete" and action.current is not None:
                 return self.delete(action.current)
@@ -277,6 +304,47 @@ def _record_status(report: WriteReport, results: Iterable[tuple[StatusPatch, str
 AfterWrite = Callable[[WriteAction, RawObject | None, Issue | None], Sequence[StatusPatch]]
 
 
+def _first_call(action: WriteAction) -> tuple[str, str, object] | None:
+    """(method, path, body) of the one request that carries `action` when nothing is in the way."""
+    if action.op == "delete" and action.current is not None:
+        version = objects.resource_version(action.current)
+        # DeleteOptions with a precondition: a record changed since we read it is not deleted (409).
+        return "DELETE", record_path(action.namespace, action.name), {
+            "preconditions": {"resourceVersion": version} if version else {}
+        }
+    if action.desired is None:
+        return None
+    if action.op == "create":
+        return "POST", record_path(action.namespace), desired_object(action.desired, None)
+    if action.current is not None and objects.is_authoritative(action.current):
+        body = desired_object(action.desired, action.current)
+        return "PUT", record_path(action.namespace, action.name), body
+    return None
+
+
+def _status_outcome(
+    patch: StatusPatch, outcome: Answer | BaseException, timeout: float
+) -> tuple[RawObject | None, Issue | None]:
+    """What a status patch's answer means: the object as patched, nothing (deleted meanwhile) or an issue."""
+    failure: BaseException
+    if isinstance(outcome, Answer):
+        if outcome.ok:
+            try:
+                body = outcome.json()
+            except ValueError as exc:
+                failure = exc
+            else:
+                return (body if isinstance(body, dict) else {}), None
+        elif outcome.status == 404:
+            return None, None  # deleted since we read it; the next pass will not see it
+        else:
+            failure = outcome.error()
+    else:
+        failure = outcome
+    origin = Origin(patch.cluster, patch.namespace, patch.name)
+    return None, Issue(origin, "error", "WriteError", f"cannot write status: {describe_failure(failure, timeout)}")
+
+
 def apply_pipelined(
     local: Cluster,
     actions: Sequence[WriteAction],
@@ -290,88 +358,79 @@ def apply_pipelined(
 ) -> tuple[WriteReport, list[StatusPatch]]:
     """Authoritative writes in `local` and status patches in every cluster of `targets`, at once.
 
-    `ready` patches go out at once; the patches that report on an authoritative record (returned by
-    `after_write` for each action, given the object as written or the write's issue) go out as soon as
-    that record is written, so a status never claims a record that is not there yet, and the clusters
-    that only get statuses do not wait for all of the local writes. `leading` is asked before every
+    Every request goes out pipelined (`kuadns_sync.kube.pipe`). `ready` patches go out at once; the
+    patches that report on an authoritative record (returned by `after_write` for each action, given the
+    object as written or the write's issue) go out as soon as that record is written, so a status never
+    claims a record that is not there yet. A write that meets a conflict or a missing object is done
+    again on the synchronous path (re-read, decide again: `_Writer.run`). `leading` is asked before every
     request (only the Lease holder writes); once it says no, nothing more is sent (`not_sent`).
     Returns the report and every patch sent, sorted. Patches for clusters not in `targets` are dropped.
     """
     report = WriteReport(objects=list(unchanged))
     hooks = hooks or WriteHooks()
-    queues: dict[str, SimpleQueue[StatusPatch | None]] = {name: SimpleQueue() for name in targets}
+    writer = _Writer(local, timeout, hooks)
+    pipeline = Pipeline()
+    for name, cluster in {**targets, local.name: local}.items():
+        pipeline.open(name, cluster.api, timeout)
     done: list[tuple[StatusPatch, str | None, Issue | None]] = []  # only the version: objects are let go
-    failures: list[BaseException] = []
+    outcomes: list[tuple[int, Outcome]] = []
     skipped: list[bool] = []  # one entry per write left out once the Lease was found lost
+
+    def allowed() -> bool:
+        if skipped or not leading():
+            skipped.append(True)
+            return False
+        return True
+
+    def status_done(patch: StatusPatch, _call: Call, outcome: Answer | BaseException) -> None:
+        obj, issue = _status_outcome(patch, outcome, timeout)
+        if obj is not None:
+            hooks.wrote(patch.cluster, obj)
+        # list.append is atomic: every connection thread shares the list
+        done.append((patch, objects.resource_version(obj) if obj is not None else None, issue))
 
     def send(patches: Iterable[StatusPatch]) -> None:
         for patch in patches:
-            queue = queues.get(patch.cluster)
-            if queue is not None:
-                queue.put(patch)
+            if patch.cluster in targets and allowed():
+                path = record_path(patch.namespace, patch.name, "status")
+                call = Call("PATCH", path, patch.body, MERGE_PATCH, partial(status_done, patch))
+                pipeline.submit(patch.cluster, call)
 
-    def sender(cluster: Cluster, queue: SimpleQueue[StatusPatch | None]) -> None:
-        rest = Rest(cluster.api, timeout)
-        try:
-            while (patch := queue.get()) is not None:
-                if skipped or not leading():
-                    skipped.append(True)
-                    continue
-                obj, issue = _patch_status(rest, patch, timeout)
-                if obj is not None:
-                    hooks.wrote(cluster.name, obj)
-                version = objects.resource_version(obj) if obj is not None else None
-                done.append((patch, version, issue))  # list.append is atomic: every sender shares the list
-        except BaseException as exc:  # re-raised by the caller's thread below
-            failures.append(exc)
-            while queue.get() is not None:  # drain, so that writers never block on a dead sender
-                pass
-
-    writer = _Writer(local, timeout, hooks)
-
-    def write(action: WriteAction) -> tuple[Op | None, RawObject | None, Issue | None]:
-        if skipped or not leading():
-            skipped.append(True)
-            return None, action.current, None
-        outcome = writer.run(action)
+    def finish(index: int, action: WriteAction, outcome: Outcome) -> None:
+        outcomes.append((index, outcome))
         send(after_write(action, outcome[1], outcome[2]))
-        return outcome
 
-    threads = [
-        Thread(target=sender, args=(targets[name], queue), name=f"kuadns-status-{name}-{n}", daemon=True)
-        for name, queue in queues.items()
-        for n in range(STATUS_WORKERS)
-    ]
-    for thread in threads:
-        thread.start()
+    def slowly(index: int, action: WriteAction) -> None:
+        if allowed():
+            finish(index, action, writer.run(action))
+        else:
+            outcomes.append((index, (None, action.current, None)))
+
+    def write_done(index: int, action: WriteAction, _call: Call, outcome: Answer | BaseException) -> None:
+        result = writer.settle(action, outcome)
+        if result is None:
+            pipeline.aside(partial(slowly, index, action))
+        else:
+            finish(index, action, result)
+
     try:
         send(ready)
-        _count(report, run_parallel(actions, write, WRITE_WORKERS, "kuadns-write"))
+        for index, action in enumerate(actions):
+            request = _first_call(action)
+            if not allowed():
+                outcomes.append((index, (None, action.current, None)))
+            elif request is None:
+                pipeline.aside(partial(slowly, index, action))
+            else:
+                method, path, body = request
+                pipeline.submit(local.name, Call(method, path, body, JSON, partial(write_done, index, action)))
+        pipeline.wait()
     finally:
-        for queue in queues.values():
-            for _ in range(STATUS_WORKERS):
-                queue.put(None)
-        for thread in threads:
-            thread.join()
-    if failures:
-        raise failures[0]
+        pipeline.close()
+    _count(report, (outcome for _, outcome in sorted(outcomes, key=lambda item: item[0])))
     _record_status(report, done)
     report.not_sent = len(skipped)
     return report, sorted((p for p, _, _ in done), key=lambda p: (p.cluster, p.namespace, p.name))
-
-
-def _patch_status(rest: Rest, patch: StatusPatch, timeout: float) -> tuple[RawObject | None, Issue | None]:
-    try:
-        body = rest.call("PATCH", record_path(patch.namespace, patch.name, "status"), patch.body, MERGE_PATCH)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None, None  # deleted since we read it; the next pass will not see it
-        origin = Origin(patch.cluster, patch.namespace, patch.name)
-        return None, Issue(origin, "error", "WriteError", f"cannot write status: {describe_failure(exc, timeout)}")
-    except API_ERRORS as exc:
-        origin = Origin(patch.cluster, patch.namespace, patch.name)
-        return None, Issue(origin, "error", "WriteError", f"cannot write status: {describe_failure(exc, timeout)}")
-    return (body if isinstance(body, dict) else {}), None
 
 
 def apply_status(
@@ -379,19 +438,9 @@ def apply_status(
     patches: Sequence[StatusPatch],
     timeout: float,
     hooks: WriteHooks | None = None,
-    workers: int = STATUS_WORKERS,
 ) -> WriteReport:
-    """Send every status patch for `cluster` (merge patch on the status subresource), `workers` at a time."""
-    report = WriteReport()
+    """Send every status patch for `cluster` (merge patch on the status subresource), pipelined."""
     if not patches:
-        return report
-    rest = Rest(cluster.api, timeout)
-    results = run_parallel(patches, lambda p: _patch_status(rest, p, timeout), workers, "kuadns-status")
-    for obj, _issue in results:
-        if obj is not None and hooks is not None:
-            hooks.wrote(cluster.name, obj)
-    _record_status(report, (
-        (p, objects.resource_version(obj) if obj is not None else None, issue)
-        for p, (obj, issue) in zip(patches, results, strict=True)
-    ))
+        return WriteReport()
+    report, _ = apply_pipelined(cluster, [], [], {cluster.name: cluster}, patches, lambda *_: [], timeout, hooks)
     return report

@@ -1,0 +1,456 @@
+"""Pipelined HTTP/1.1 calls to API servers: several requests in flight on each keep-alive connection.
+
+I/O (sockets, threads). A sync pass writes thousands of small objects (statuses, authoritative records);
+sent one at a time, each costs a round trip and most of a millisecond of client CPU in urllib3 and
+http.client. Here each cluster gets a few connections, each sending a window of requests in one write and
+reading the answers in order (RFC 9112 §9.3.2). Connections are opened by the official client's own
+urllib3 pool, so TLS, CA, client certificates, hostname checks, proxy tunnels and socket options are the
+client's configuration; credentials come from that configuration for every window (its refresh hooks
+run). Calls that were in flight when a connection broke are sent again on a new one (every call kuadns
+sends is safe to repeat: a repeated create answers 409, a repeated update or delete carries its
+resourceVersion); a call that fails twice gives the cluster up for the rest of the pipeline, and every
+call still queued for it fails at once with that cause instead of waiting out a timeout each.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from queue import Empty, SimpleQueue
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from kuadns_sync.kube.rest import AUTH_SETTINGS, JSON, request_timeout
+
+# Connections per cluster, and requests in flight on each. Against a real API server each connection is
+# served one request at a time (Go's net/http), so a few connections give it parallelism while the
+# window hides the round trip. Measured with bench/sync_bench.py (bench/README.md).
+CONNECTIONS = 2
+DEPTH = 16
+# Bytes of requests in flight per connection: far below any socket send buffer, so a send never waits on
+# a server that is itself waiting for us to read its answers.
+WINDOW_BYTES = 64 * 1024
+MAX_ATTEMPTS = 2
+MAX_LINE = 65536
+MAX_HEADERS = 200
+
+
+class ProtocolError(urllib3.exceptions.ProtocolError):
+    """The server's answer is not HTTP/1.1 as expected (or the connection closed mid-answer)."""
+
+
+@dataclass(slots=True)
+class Answer:
+    """One HTTP answer: status, reason, header fields (lower-case names) and the body."""
+
+    status: int
+    reason: str
+    headers: dict[str, str]
+    data: bytes
+
+    @property
+    def ok(self) -> bool:
+        """A 2xx answer."""
+        return 200 <= self.status <= 299
+
+    def json(self) -> Any:
+        """The parsed JSON body (ValueError when it is not JSON)."""
+        return json.loads(self.data)
+
+    def error(self) -> ApiException:
+        """The exception the client's generated methods raise for this (non-2xx) answer."""
+        try:
+            raise ApiException.from_response(http_resp=self, body=None, data=None)
+        except ApiException as exc:
+            return exc
+
+
+Done = Callable[["Call", "Answer | BaseException"], None]
+
+
+@dataclass(slots=True, eq=False)
+class Call:
+    """One request to send; `done` is called with its Answer, or the exception that ended it."""
+
+    method: str
+    path: str
+    body: Any
+    content_type: str
+    done: Done
+    attempts: int = 0
+    payload: bytes = field(default=b"", repr=False)
+
+
+def _read_answer(reader: Any) -> tuple[Answer, bool]:
+    """Read one answer from a buffered reader; (answer, whether the server closes the connection)."""
+    while True:
+        line = reader.readline(MAX_LINE + 1)
+        if not line:
+            raise ProtocolError("connection closed by the API server")
+        version, _, rest = line.rstrip(b"\r\n").partition(b" ")
+        code, _, reason = rest.partition(b" ")
+        if not version.startswith(b"HTTP/1.") or not code.isdigit():
+            raise ProtocolError(f"not an HTTP/1.1 status line: {line[:80]!r}")
+        headers: dict[str, str] = {}
+        for _ in range(MAX_HEADERS):
+            raw = reader.readline(MAX_LINE + 1)
+            if raw in (b"\r\n", b"\n"):
+                break
+            if not raw:
+                raise ProtocolError("connection closed by the API server")
+            name, colon, value = raw.decode("iso-8859-1").partition(":")
+            if colon:
+                key = name.strip().lower()
+                value = value.strip()
+                headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        else:
+            raise ProtocolError("too many header fields")
+        status = int(code)
+        if 100 <= status <= 199:
+            continue  # interim answer (RFC 9110 §15.2); the final one follows
+        closes = "close" in headers.get("connection", "").lower() or version == b"HTTP/1.0"
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            data = _read_chunked(reader)
+        elif "content-length" in headers:
+            length = int(headers["content-length"])
+            data = reader.read(length) if length else b""
+            if len(data) != length:
+                raise ProtocolError("connection closed by the API server mid-answer")
+        elif status in (204, 304):
+            data = b""
+        else:  # delimited by the end of the connection (RFC 9112 §6.3)
+            data, closes = reader.read(), True
+        return Answer(status, reason.decode("iso-8859-1"), headers, data), closes
+
+
+def _read_chunked(reader: Any) -> bytes:
+    parts: list[bytes] = []
+    while True:
+        line = reader.readline(MAX_LINE + 1)
+        if not line:
+            raise ProtocolError("connection closed by the API server mid-answer")
+        size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+        if size == 0:
+            while reader.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
+                pass  # trailer fields
+            return b"".join(parts)
+        chunk = reader.read(size)
+        if len(chunk) != size:
+            raise ProtocolError("connection closed by the API server mid-answer")
+        parts.append(chunk)
+        reader.readline(MAX_LINE + 1)
+
+
+@dataclass(slots=True)
+class _Lane:
+    """What one connection thread holds: calls awaiting answers, calls to send again, its stop mark."""
+
+    inflight: deque[Call] = field(default_factory=deque)
+    backlog: deque[Call] = field(default_factory=deque)
+    stopping: bool = False
+
+
+class _Connection:
+    """One socket opened by the client's pool, with a buffered reader for the answers."""
+
+    def __init__(self, pool: Any, read_timeout: float) -> None:
+        conn = pool._new_conn()  # the pool's own factory: its TLS and socket settings
+        if pool.proxy is not None and pool.scheme == "https":
+            pool._prepare_proxy(conn)  # CONNECT tunnel through the proxy, then TLS inside it
+        else:
+            conn.connect()
+        self.sock: socket.socket = conn.sock
+        self.sock.settimeout(read_timeout)
+        # Room for a whole window of requests: a send never waits for the server to read.
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 2 * WINDOW_BYTES)
+        self.reader = self.sock.makefile("rb", buffering=65536)
+
+    def close(self) -> None:
+        """Close the socket (no half-read answer is ever reused)."""
+        try:
+            self.reader.close()
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class _Cluster:
+    """The queue of one cluster's calls and the threads that send them."""
+
+    def __init__(self, name: str, api: k8s.ApiClient, timeout: float, group: Pipeline) -> None:
+        self.name = name
+        self.api = api
+        self.group = group
+        self.read_timeout = request_timeout(timeout)[1]
+        manager = api.rest_client.pool_manager
+        self.pool: Any = manager.connection_from_url(api.configuration.host)
+        url = urllib3.util.parse_url(api.configuration.host)
+        prefix = url.path.rstrip("/") if url.path else ""
+        # Through a plain HTTP proxy, requests name the whole URL (RFC 9112 §3.2.2).
+        if self.pool.proxy is not None and self.pool.scheme == "http":
+            prefix = f"{url.scheme}://{url.netloc}{prefix}"
+        self.prefix = prefix
+        default_port = 443 if url.scheme == "https" else 80
+        host = url.host or ""
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"  # an IPv6 literal (RFC 9110 §7.2 via RFC 3986 §3.2.2)
+        self.host = host if (url.port or default_port) == default_port else f"{host}:{url.port}"
+        self.queue: SimpleQueue[Call | None] = SimpleQueue()
+        self.broken: BaseException | None = None
+        self.threads = [
+            threading.Thread(target=self._serve, name=f"kuadns-pipe-{name}-{n}", daemon=True)
+            for n in range(group.connections)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _head(self) -> str:
+        """Header lines shared by every request of one window (credentials fetched now)."""
+        headers: dict[str, str] = {"Host": self.host, "Accept": JSON, **self.api.default_headers}
+        self.api.update_params_for_auth(headers, [], AUTH_SETTINGS, self.prefix, "PATCH", None)
+        return "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() != "content-type")
+
+    def _encode(self, call: Call, head: str) -> bytes:
+        body = b"" if call.body is None else json.dumps(call.body, separators=(",", ":")).encode()
+        lines = f"{call.method} {self.prefix}{call.path} HTTP/1.1\r\n{head}"
+        if call.body is not None:
+            lines += f"Content-Type: {call.content_type}\r\nContent-Length: {len(body)}\r\n"
+        return (lines + "\r\n").encode("latin-1") + body
+
+    def _take(self, backlog: deque[Call], inflight: int, room: int, queued: bool) -> tuple[list[Call], bool]:
+        """The next window of calls (resent ones first), encoded; blocks only when nothing is in flight.
+
+        `inflight`: calls awaiting an answer; `room`: bytes that may still be sent before they are;
+        `queued`: whether to take from the queue (not once this thread has taken its stop mark, which
+        would take another thread's)."""
+        batch: list[Call] = []
+        stopping = False
+        head = ""
+        while len(batch) + inflight < self.group.depth and (room > 0 or not (batch or inflight)):
+            if backlog:
+                call = backlog.popleft()
+            elif not queued:
+                break
+            else:
+                try:
+                    item = self.queue.get(block=not batch and not inflight)
+                except Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                call = item
+            if self.broken is None:
+                try:
+                    head = head or self._head()
+                except Exception as exc:  # noqa: BLE001 (a credential plugin failed: nothing can be sent)
+                    self.broken = exc
+                else:
+                    try:
+                        call.payload = self._encode(call, head)
+                    except (TypeError, ValueError) as exc:  # a body that is not JSON: that call fails alone
+                        self.group.finish(call, exc)
+                        continue
+                    room -= len(call.payload)
+            batch.append(call)
+        return batch, stopping
+
+    def _serve(self) -> None:
+        lane = _Lane()
+        try:
+            self._loop(lane)
+        except BaseException as exc:  # a bug: every call this thread holds or would take fails with it
+            self.group.failed(exc)
+            self.broken = self.broken or exc
+            for call in (*lane.inflight, *lane.backlog):
+                self.group.finish(call, exc)
+            while not lane.stopping and (item := self.queue.get()) is not None:
+                self.group.finish(item, exc)
+
+    def _loop(self, lane: _Lane) -> None:
+        conn: _Connection | None = None
+        inflight, backlog = lane.inflight, lane.backlog
+        sent = 0  # bytes of the calls in flight
+        try:
+            while True:
+                batch: list[Call] = []
+                if not lane.stopping or backlog:
+                    batch, stops = self._take(backlog, len(inflight), WINDOW_BYTES - sent, not lane.stopping)
+                    lane.stopping = lane.stopping or stops
+                if self.broken is not None:
+                    # Given up: what was never sent fails at once; answers already owed are still read.
+                    for call in (*backlog, *batch):
+                        self.group.finish(call, self.broken)
+                    backlog.clear()
+                    batch = []
+                    if conn is None:
+                        for call in inflight:
+                            self.group.finish(call, self.broken)
+                        inflight.clear()
+                if batch:
+                    for call in batch:
+                        call.attempts += 1
+                        sent += len(call.payload)
+                    inflight.extend(batch)
+                    try:
+                        if conn is None:
+                            conn = _Connection(self.pool, self.read_timeout)
+                        conn.sock.sendall(b"".join([call.payload for call in batch]))
+                    except Exception as exc:  # noqa: BLE001 (every transport failure is handled alike)
+                        self._failed(conn, exc, inflight, backlog, connecting=conn is None)
+                        conn, sent = None, 0
+                        continue
+                if not inflight:
+                    if lane.stopping and not backlog:
+                        return
+                    continue
+                assert conn is not None
+                try:
+                    answer, closes = _read_answer(conn.reader)
+                except Exception as exc:  # noqa: BLE001
+                    self._failed(conn, exc, inflight, backlog)
+                    conn, sent = None, 0
+                    continue
+                call = inflight.popleft()
+                sent -= len(call.payload)
+                self.group.finish(call, answer)
+                if closes:
+                    # The server ends the connection here: what was sent after this call is unanswered.
+                    conn.close()
+                    conn, sent = None, 0
+                    for call in inflight:
+                        call.attempts -= 1  # never read by the server: not an attempt
+                    backlog.extendleft(reversed(inflight))
+                    inflight.clear()
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _failed(
+        self,
+        conn: _Connection | None,
+        exc: BaseException,
+        inflight: deque[Call],
+        backlog: deque[Call],
+        connecting: bool = False,
+    ) -> None:
+        """A transport failure: what was in flight goes back to the backlog (sent again on a new
+        connection), unless the cluster is given up: a connection that cannot be opened, or a call
+        that failed on its last attempt."""
+        if conn is not None:
+            conn.close()
+        if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+            exc = exc.reason
+        if connecting or any(call.attempts >= MAX_ATTEMPTS for call in inflight):
+            self.broken = self.broken or exc
+        backlog.extendleft(reversed(inflight))
+        inflight.clear()
+
+    def stop(self) -> None:
+        """Let every thread finish what it holds, then end."""
+        for _ in self.threads:
+            self.queue.put(None)
+
+    def join(self) -> None:
+        """Wait for the threads to end."""
+        for thread in self.threads:
+            thread.join()
+
+
+class Pipeline:
+    """Pipelined calls to several clusters; `wait` returns once every call and its follow-ups are done.
+
+    A call's `done` may submit further calls (to any cluster) or run work `aside` (synchronous calls on
+    one side thread); `wait` counts those too. An exception raised by a `done` or `aside` callable is
+    a bug: the pipeline finishes the other calls and `wait` re-raises the first one.
+    """
+
+    def __init__(self, connections: int = CONNECTIONS, depth: int = DEPTH) -> None:
+        self.connections = max(1, connections)
+        self.depth = max(1, depth)
+        self._clusters: dict[str, _Cluster] = {}
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._failures: list[BaseException] = []
+        self._aside: SimpleQueue[Callable[[], None] | None] = SimpleQueue()
+        self._aside_thread: threading.Thread | None = None
+
+    def open(self, name: str, api: k8s.ApiClient, timeout: float) -> None:
+        """Make `name` a destination (its connections open with the first call)."""
+        if name not in self._clusters:
+            self._clusters[name] = _Cluster(name, api, timeout, self)
+
+    def submit(self, cluster: str, call: Call) -> None:
+        """Queue `call` for `cluster` (opened before)."""
+        with self._idle:
+            self._pending += 1
+        self._clusters[cluster].queue.put(call)
+
+    def aside(self, work: Callable[[], None]) -> None:
+        """Run `work` on the side thread (after the side work queued before it)."""
+        with self._idle:
+            self._pending += 1
+            if self._aside_thread is None:
+                self._aside_thread = threading.Thread(target=self._run_aside, name="kuadns-pipe-aside", daemon=True)
+                self._aside_thread.start()
+        self._aside.put(work)
+
+    def _run_aside(self) -> None:
+        while (work := self._aside.get()) is not None:
+            try:
+                work()
+            except BaseException as exc:  # re-raised by wait()
+                self._failures.append(exc)
+            finally:
+                self._settle()
+
+    def failed(self, exc: BaseException) -> None:
+        """Record a bug found by a connection thread (re-raised by wait)."""
+        self._failures.append(exc)
+
+    def finish(self, call: Call, outcome: Answer | BaseException) -> None:
+        """Hand `call` its outcome (from a connection thread)."""
+        try:
+            call.done(call, outcome)
+        except BaseException as exc:  # re-raised by wait()
+            self._failures.append(exc)
+        finally:
+            self._settle()
+
+    def _settle(self) -> None:
+        with self._idle:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.notify_all()
+
+    def wait(self) -> None:
+        """Block until nothing is pending, stop every thread, and re-raise a callback's exception."""
+        try:
+            with self._idle:
+                while self._pending > 0:
+                    self._idle.wait()
+        finally:
+            self.close()
+        if self._failures:
+            raise self._failures[0]
+
+    def close(self) -> None:
+        """Stop every thread (calls still queued are sent and answered first)."""
+        for cluster in self._clusters.values():
+            cluster.stop()
+        if self._aside_thread is not None:
+            self._aside.put(None)
+        for cluster in self._clusters.values():
+            cluster.join()
+        if self._aside_thread is not None:
+            self._aside_thread.join()
+        self._clusters.clear()
+        self._aside_thread = None
+
