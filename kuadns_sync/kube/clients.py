@@ -25,15 +25,15 @@ from kubernetes.config.config_exception import ConfigException
 
 from kuadns_sync.errors import ConfigError
 from kuadns_sync.kube import objects
-from kuadns_sync.kube.rest import STATUS_WORKERS, WRITE_WORKERS, Rest
+from kuadns_sync.kube.rest import Rest
 from kuadns_sync.kube.stale import ClusterFailure
 from kuadns_sync.model import LABEL_MULTICLUSTER_KUBECONFIG, RawObject
 
 KUBECONFIG_KEY = "kubeconfig"
 DEFAULT_TIMEOUT = 10.0
-# Connection-pool size per cluster: every writer thread keeps its connection, plus a watch stream and a
-# list or Lease call.
-POOL_SIZE = WRITE_WORKERS + STATUS_WORKERS + 2
+# Connection-pool size per cluster: a watch stream, a list, a Lease call and the synchronous write path
+# (the pipelined writes open their own connections: kuadns_sync.kube.pipe).
+POOL_SIZE = 4
 
 
 @dataclass(slots=True)

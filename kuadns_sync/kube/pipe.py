@@ -8,8 +8,9 @@ urllib3 pool, so TLS, CA, client certificates, hostname checks, proxy tunnels an
 client's configuration; credentials come from that configuration for every window (its refresh hooks
 run). Calls that were in flight when a connection broke are sent again on a new one (every call kuadns
 sends is safe to repeat: a repeated create answers 409, a repeated update or delete carries its
-resourceVersion); a call that fails twice gives the cluster up for the rest of the pipeline, and every
-call still queued for it fails at once with that cause instead of waiting out a timeout each.
+resourceVersion). A call that breaks its connection twice fails alone; two connections in a row that
+fail without answering anything give the cluster up for the rest of the pipeline: every call still
+queued for it fails at once with that cause instead of waiting out a timeout each.
 """
 
 from __future__ import annotations
@@ -204,6 +205,7 @@ class _Cluster:
         self.host = host if (url.port or default_port) == default_port else f"{host}:{url.port}"
         self.queue: SimpleQueue[Call | None] = SimpleQueue()
         self.broken: BaseException | None = None
+        self.fruitless = 0  # connections in a row that failed without answering
         self.threads = [
             threading.Thread(target=self._serve, name=f"kuadns-pipe-{name}-{n}", daemon=True)
             for n in range(group.connections)
@@ -278,10 +280,12 @@ class _Cluster:
         conn: _Connection | None = None
         inflight, backlog = lane.inflight, lane.backlog
         sent = 0  # bytes of the calls in flight
+        answered = 0  # answers read on this connection
+        unsendable: BaseException | None = None  # why the connection took no more requests
         try:
             while True:
                 batch: list[Call] = []
-                if not lane.stopping or backlog:
+                if (not lane.stopping or backlog) and unsendable is None:
                     batch, stops = self._take(backlog, len(inflight), WINDOW_BYTES - sent, not lane.stopping)
                     lane.stopping = lane.stopping or stops
                 if self.broken is not None:
@@ -295,19 +299,23 @@ class _Cluster:
                             self.group.finish(call, self.broken)
                         inflight.clear()
                 if batch:
-                    for call in batch:
-                        call.attempts += 1
-                        sent += len(call.payload)
+                    sent += sum(len(call.payload) for call in batch)
                     inflight.extend(batch)
                     try:
                         if conn is None:
-                            conn = _Connection(self.pool, self.read_timeout)
+                            conn, answered = _Connection(self.pool, self.read_timeout), 0
                         conn.sock.sendall(b"".join([call.payload for call in batch]))
                     except Exception as exc:  # noqa: BLE001 (every transport failure is handled alike)
-                        self._failed(conn, exc, inflight, backlog, connecting=conn is None)
-                        conn, sent = None, 0
-                        continue
+                        if conn is None:
+                            self._failed(None, exc, inflight, backlog, 0)
+                            sent = 0
+                            continue
+                        # The server may have answered and closed (RFC 9112 §9.6): read what it sent first.
+                        unsendable = exc
                 if not inflight:
+                    if unsendable is not None and conn is not None:
+                        conn.close()
+                        conn, unsendable = None, None
                     if lane.stopping and not backlog:
                         return
                     continue
@@ -315,18 +323,17 @@ class _Cluster:
                 try:
                     answer, closes = _read_answer(conn.reader)
                 except Exception as exc:  # noqa: BLE001
-                    self._failed(conn, exc, inflight, backlog)
-                    conn, sent = None, 0
+                    self._failed(conn, unsendable or exc, inflight, backlog, answered)
+                    conn, sent, unsendable = None, 0, None
                     continue
+                answered += 1
                 call = inflight.popleft()
                 sent -= len(call.payload)
                 self.group.finish(call, answer)
                 if closes:
                     # The server ends the connection here: what was sent after this call is unanswered.
                     conn.close()
-                    conn, sent = None, 0
-                    for call in inflight:
-                        call.attempts -= 1  # never read by the server: not an attempt
+                    conn, sent, unsendable = None, 0, None
                     backlog.extendleft(reversed(inflight))
                     inflight.clear()
         finally:
@@ -339,17 +346,26 @@ class _Cluster:
         exc: BaseException,
         inflight: deque[Call],
         backlog: deque[Call],
-        connecting: bool = False,
+        answered: int,
     ) -> None:
-        """A transport failure: what was in flight goes back to the backlog (sent again on a new
-        connection), unless the cluster is given up: a connection that cannot be opened, or a call
-        that failed on its last attempt."""
+        """A connection failed (or could not be opened) after `answered` answers: what was in flight goes
+        back to the backlog, to be sent again on a new connection. The call the server owed an answer
+        first is the one a failure is counted against: after MAX_ATTEMPTS it fails alone (a request that
+        breaks the server's connection every time). MAX_ATTEMPTS connections in a row that fail without
+        answering anything give the cluster up."""
         if conn is not None:
             conn.close()
         if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
             exc = exc.reason
-        if connecting or any(call.attempts >= MAX_ATTEMPTS for call in inflight):
+        self.fruitless = 0 if answered else self.fruitless + 1
+        if self.fruitless >= MAX_ATTEMPTS:
             self.broken = self.broken or exc
+        if inflight:
+            head = inflight[0]
+            head.attempts += 1
+            if head.attempts >= MAX_ATTEMPTS:
+                inflight.popleft()
+                self.group.finish(head, exc)
         backlog.extendleft(reversed(inflight))
         inflight.clear()
 

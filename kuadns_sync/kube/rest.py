@@ -12,9 +12,8 @@ urllib3 errors for transport failures).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
-from threading import Lock, Thread
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import urllib3
@@ -23,20 +22,10 @@ from kubernetes.client.exceptions import ApiException
 
 from kuadns_sync.model import GROUP, PLURAL, VERSION
 
-# Requests in flight per cluster: authoritative writes (local cluster) and status patches (each cluster),
-# all at once. Measured with bench/sync_bench.py (bench/README.md): one each left the API servers and this
-# process waiting on each other (more CPU per call, not less); two each did best; three and four were no
-# better within the noise. With network latency, more in flight would pay off.
-WRITE_WORKERS = 2
-STATUS_WORKERS = 2
-
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 # The only security scheme of the Kubernetes OpenAPI document (what every generated method passes).
 AUTH_SETTINGS = ("BearerToken",)
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def request_timeout(timeout: float) -> tuple[float, float]:
@@ -111,44 +100,4 @@ class Rest:
         if not 200 <= raw.status <= 299:
             raise ApiException.from_response(http_resp=_Answer(raw, data), body=None, data=None)
         return json.loads(data)
-
-
-def run_parallel(items: Sequence[T], work: Callable[[T], R], workers: int, name: str) -> list[R]:
-    """`[work(item) for item in items]` on up to `workers` threads that take the next item as they finish.
-
-    Cheaper per item than an executor's futures (this runs per API call); the first exception raised
-    by `work` is re-raised here after every thread has stopped taking items.
-    """
-    count = len(items)
-    if count == 0:
-        return []
-    if workers <= 1 or count == 1:
-        return [work(item) for item in items]
-    results: list[Any] = [None] * count
-    lock = Lock()
-    position = iter(range(count))
-    failures: list[BaseException] = []
-
-    def worker() -> None:
-        while True:
-            with lock:
-                index = next(position, -1)
-                if index < 0 or failures:
-                    return
-            try:
-                results[index] = work(items[index])
-            except BaseException as exc:  # re-raised by the caller's thread below
-                with lock:
-                    failures.append(exc)
-                return
-
-    threads = [Thread(target=worker, name=f"{name}-{n}", daemon=True) for n in range(min(workers, count))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
-    done: list[R] = results
-    return done
 

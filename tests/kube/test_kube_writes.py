@@ -19,7 +19,7 @@ from kuadns_sync.bundle import read_bundle
 from kuadns_sync.forked import FORK_AVAILABLE, Forked
 from kuadns_sync.kube import objects
 from kuadns_sync.kube.lease import LeaderLease
-from kuadns_sync.kube.rest import Rest, record_path, run_parallel
+from kuadns_sync.kube.rest import Rest, record_path
 from kuadns_sync.model import RawObject
 from tests.kube.kube_fleet import NS, UID, Fleet, dnsrecord, fleet, lb_endpoints
 
@@ -93,19 +93,6 @@ def test_prepared_calls_raise_the_generated_clients_exceptions(clusters: Fleet) 
     assert objects.name(body) == "gw0"
     listed = rest.call("GET", "/api/v1/namespaces", query={"labelSelector": "kubernetes.io/metadata.name=default"})
     assert [objects.name(n) for n in listed["items"]] == ["default"]
-
-
-def test_run_parallel_keeps_the_order_and_raises_the_first_failure() -> None:
-    assert run_parallel(list(range(50)), lambda n: n * n, 4, "t") == [n * n for n in range(50)]
-    assert run_parallel([], lambda n: n, 4, "t") == []
-
-    def boom(n: int) -> int:
-        if n == 7:
-            raise ValueError("seven")
-        return n
-
-    with pytest.raises(ValueError, match="seven"):
-        run_parallel(list(range(20)), boom, 3, "t")
 
 
 @pytest.mark.skipif(not FORK_AVAILABLE, reason="fork is used on Linux only")
