@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 MAX_NAME_LENGTH = 253  # presentation form without the trailing dot (255 octets on the wire, RFC 1035 §3.1)
 MAX_LABEL_LENGTH = 63  # RFC 1035 §2.3.4
@@ -37,6 +38,28 @@ def canonical_name(name: str) -> str:
     """Lower-case a name and remove one trailing dot (nothing else: bad characters stay visible)."""
     lowered = name.lower()
     return lowered[:-1] if lowered.endswith(".") else lowered
+
+
+def checked_name(name: str, *, wildcard: bool = False, underscore: bool = False) -> tuple[str, str | None]:
+    """(canonical form, `name_problem` of it) of a name as written: the canonical name and check in one step."""
+    canonical = _plain_host_name(name)
+    if canonical is not None:
+        return canonical, None
+    canonical = canonical_name(name)
+    return canonical, name_problem(canonical, wildcard=wildcard, underscore=underscore)
+
+
+@lru_cache(maxsize=1 << 16)
+def _plain_host_name(name: str) -> str | None:
+    """The canonical form of `name` when it is a valid host name (no wildcard, no underscore), else None.
+
+    A plain host name is valid under every option of `name_problem`, so one memo serves every caller:
+    the same names come back as dnsNames, CNAME targets and root hosts, from every cluster, every pass.
+    """
+    canonical = canonical_name(name)
+    if len(canonical) <= MAX_NAME_LENGTH and _VALID_NAME[False, False].fullmatch(canonical):
+        return canonical
+    return None
 
 
 def strip_wildcard(name: str) -> str:

@@ -22,14 +22,13 @@ from kuadns_sync.model import (
     SUPPORTED_TYPES,
     WILDCARD_GEO,
     Endpoint,
-    EndpointKey,
     Issue,
     Origin,
     ProviderSecret,
     RawObject,
     SourceRecord,
 )
-from kuadns_sync.names import canonical_name, is_same_or_under, name_problem, strip_wildcard
+from kuadns_sync.names import canonical_name, checked_name, is_same_or_under, strip_wildcard
 
 MAX_TTL = 2**31 - 1  # RFC 2181 §8
 MAX_WEIGHT = 2**64 - 1  # upstream parses weights as unsigned 64-bit integers
@@ -160,14 +159,15 @@ def parse_dnsrecord(raw: RawObject, cluster: str) -> SourceRecord:
     if not isinstance(raw_endpoints, list):
         error(origin, "spec.endpoints is not a list")
         raw_endpoints = []
-    seen: dict[EndpointKey, int] = {}
+    seen: dict[tuple[str, str, str], int] = {}  # by endpoint key (a plain tuple: same hash and equality)
+    root = strip_wildcard(root_host)
     for index, raw_ep in enumerate(raw_endpoints):
         where = origin.at(index)
         before = len(issues)
-        endpoint = _parse_endpoint(raw_ep, where, root_host, error)
+        endpoint = _parse_endpoint(raw_ep, where, root, error)
         if endpoint is None or len(issues) > before:
             continue
-        first = seen.setdefault(endpoint.key, index)
+        first = seen.setdefault((endpoint.dns_name, endpoint.record_type, endpoint.set_identifier), index)
         if first != index:
             error(
                 where,
@@ -176,7 +176,8 @@ def parse_dnsrecord(raw: RawObject, cluster: str) -> SourceRecord:
             )
             continue
         endpoints.append(endpoint)
-    _check_cname_exclusive(endpoints, error)
+    if len(endpoints) > 1:
+        _check_cname_exclusive(endpoints, error)
 
     return SourceRecord(
         origin=origin,
@@ -190,7 +191,7 @@ def parse_dnsrecord(raw: RawObject, cluster: str) -> SourceRecord:
         labels=labels,
         deleting=deleting,
         endpoints=tuple(endpoints),
-        issues=sorted_issues(issues),
+        issues=sorted_issues(issues) if issues else (),
     )
 
 
@@ -220,8 +221,7 @@ def _parse_root_host(value: Any, origin: Origin, error: _Report) -> str:
     if not _ROOT_HOST_PATTERN.match(value):
         error(origin, f"spec.rootHost {_quote(value)} must have at least two dot-separated labels")
         return ""
-    root = canonical_name(value)
-    problem = name_problem(root, wildcard=True)
+    root, problem = checked_name(value, wildcard=True)
     if problem is not None:
         error(origin, f"spec.rootHost {_quote(value)} is not a valid DNS name: {problem}")
         return ""
@@ -231,8 +231,9 @@ def _parse_root_host(value: Any, origin: Origin, error: _Report) -> str:
     return root
 
 
-def _parse_endpoint(raw: Any, where: Origin, root_host: str, error: _Report) -> Endpoint | None:
-    """Parse one endpoint; report every problem found through `error`."""
+def _parse_endpoint(raw: Any, where: Origin, root: str, error: _Report) -> Endpoint | None:
+    """Parse one endpoint of a record whose rootHost is `root` without `*.` ("" when invalid); report every
+    problem found through `error`."""
     if not isinstance(raw, _MAPPINGS):
         error(where, "the endpoint is not a mapping")
         return None
@@ -254,16 +255,14 @@ def _parse_endpoint(raw: Any, where: Origin, root_host: str, error: _Report) -> 
         error(where, "dnsName is missing or empty")
         ok = False
     else:
-        dns_name = canonical_name(dns_name_raw)
-        problem = name_problem(dns_name, wildcard=True, underscore=record_type in _UNDERSCORE_OWNER_TYPES)
+        dns_name, problem = checked_name(
+            dns_name_raw, wildcard=True, underscore=record_type in _UNDERSCORE_OWNER_TYPES
+        )
         if problem is not None:
             error(where, f"dnsName {_quote(dns_name_raw)} is not a valid DNS name: {problem}")
             ok = False
-        elif root_host and not is_same_or_under(dns_name, strip_wildcard(root_host)):
-            error(
-                where,
-                f'dnsName "{dns_name}" is not "{strip_wildcard(root_host)}" or a name under it (spec.rootHost)',
-            )
+        elif root and not is_same_or_under(dns_name, root):
+            error(where, f'dnsName "{dns_name}" is not "{root}" or a name under it (spec.rootHost)')
             ok = False
 
     ttl = raw.get("recordTTL", 0)
@@ -283,12 +282,16 @@ def _parse_endpoint(raw: Any, where: Origin, root_host: str, error: _Report) -> 
         error(where, f"setIdentifier {_quote(set_identifier)} is not a string")
         set_identifier, ok = "", False
 
-    labels_raw = raw.get("labels") or {}
-    if not isinstance(labels_raw, _MAPPINGS) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in labels_raw.items()
-    ):
-        error(where, "labels must map strings to strings")
-        labels_raw, ok = {}, False
+    labels: tuple[tuple[str, str], ...] = ()
+    labels_raw = raw.get("labels")
+    if labels_raw:  # None, {} and other empty values mean no labels
+        if isinstance(labels_raw, _MAPPINGS) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels_raw.items()
+        ):
+            labels = tuple(sorted(labels_raw.items()))
+        else:
+            error(where, "labels must map strings to strings")
+            ok = False
 
     provider_specific, weight, geo, ps_ok = _parse_provider_specific(raw.get("providerSpecific"), where, error)
     ok = ok and ps_ok
@@ -298,17 +301,9 @@ def _parse_endpoint(raw: Any, where: Origin, root_host: str, error: _Report) -> 
 
     if not ok:
         return None
+    # Positional: this runs once per source endpoint, and keyword arguments cost a third more here.
     return Endpoint(
-        dns_name=dns_name,
-        record_type=record_type,
-        targets=targets,
-        ttl=ttl,
-        set_identifier=set_identifier,
-        weight=weight,
-        geo=geo,
-        labels=tuple(sorted(labels_raw.items())),
-        provider_specific=provider_specific,
-        origins=(where,),
+        dns_name, record_type, targets, ttl, set_identifier, weight, geo, labels, provider_specific, (where,)
     )
 
 
@@ -399,7 +394,7 @@ def _parse_targets(raw: Any, record_type: str, where: Origin, error: _Report) ->
         error(where, f"CNAME must have exactly 1 target, has {len(raw)}")
         ok = False
     # RFC 2181 §5: duplicate records in an RRset carry no meaning, so sort and de-duplicate.
-    return tuple(sorted(set(out))), ok
+    return (tuple(sorted(set(out))) if len(out) > 1 else tuple(out)), ok
 
 
 def check_target(record_type: str, target: str) -> tuple[str | None, str]:
@@ -431,8 +426,7 @@ def check_target(record_type: str, target: str) -> tuple[str | None, str]:
 
 
 def _host_target(record_type: str, target: str, *, underscore: bool = False) -> tuple[str | None, str]:
-    name = canonical_name(target)
-    problem = name_problem(name, underscore=underscore)
+    name, problem = checked_name(target, underscore=underscore)
     if problem is not None:
         return f"{record_type} target {_quote(target)} is not a valid host name: {problem}", target
     return None, name

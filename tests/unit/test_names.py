@@ -8,6 +8,7 @@ from kuadns_sync.names import (
     _explain_name,
     ancestors,
     canonical_name,
+    checked_name,
     is_same_or_under,
     is_under,
     most_specific_zone,
@@ -102,3 +103,27 @@ def test_fast_path_respects_the_length_limits() -> None:
     assert name_problem("*.*.a.com", wildcard=True) == '"*" is only allowed as the whole leftmost label'
     assert name_problem("_a_.b_.com", underscore=True) is None
     assert name_problem("a.com\n") == "label \"com\n\" contains '\\n' (allowed: letters, digits, hyphen)"
+
+
+@given(
+    st.lists(_LABELS, min_size=1, max_size=6) | st.lists(st.text("aB-_*.\n é", max_size=8), min_size=1, max_size=3),
+    st.sampled_from(["", "."]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_checked_name_is_canonical_name_then_name_problem(
+    labels: list[str], end: str, wildcard: bool, underscore: bool
+) -> None:
+    name = ".".join(labels) + end
+    expected = (canonical_name(name), name_problem(canonical_name(name), wildcard=wildcard, underscore=underscore))
+    # Twice: the second answer may come from the memo of plain host names, and must not depend on the options.
+    assert checked_name(name, wildcard=wildcard, underscore=underscore) == expected
+    assert checked_name(name, wildcard=wildcard, underscore=underscore) == expected
+
+
+def test_checked_name_memo_does_not_leak_between_options() -> None:
+    assert checked_name("API.Example.com.") == ("api.example.com", None)
+    assert checked_name("*.example.com", wildcard=True) == ("*.example.com", None)
+    assert checked_name("*.example.com") == ("*.example.com", '"*" (wildcard) is not allowed here')
+    assert checked_name("_a.example.com", underscore=True) == ("_a.example.com", None)
+    assert checked_name("_a.example.com")[1] == "label \"_a\" contains '_' (allowed: letters, digits, hyphen)"
