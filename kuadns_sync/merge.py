@@ -27,7 +27,6 @@ from kuadns_sync.model import (
     AuthoritativeRecord,
     ClusterSnapshot,
     Endpoint,
-    EndpointKey,
     Issue,
     MergeResult,
     Origin,
@@ -69,7 +68,10 @@ NO_DEFAULT_PROVIDER = "No default provider secret labeled kuadrant.io/default-pr
 MANY_DEFAULT_PROVIDERS = "Multiple default providers secrets found. Only one expected"
 
 
-# Endpoint order everywhere: by key, as a plain tuple (cheaper to build than `Endpoint.key`, same order).
+# An endpoint key inside the merge: `EndpointKey`'s fields as a plain tuple (same hash, equality and order).
+# Plain tuples are cheaper to build than the NamedTuple, and list.sort compares them on its fast path.
+_Key = tuple[str, str, str]
+# Endpoint order everywhere: by key.
 _BY_KEY = attrgetter("dns_name", "record_type", "set_identifier")
 
 
@@ -80,13 +82,14 @@ class _Contribution:
     owner: str
     record: Origin
     endpoint: Endpoint
-    key: EndpointKey  # the endpoint's, built once
+    key: _Key  # the endpoint's, built once
     origin: Origin  # the endpoint's (its only origin)
 
     @classmethod
     def of(cls, owner: str, record: Origin, endpoint: Endpoint) -> _Contribution:
         """The contribution of `endpoint` from `record`, owned by `owner`."""
-        return cls(owner, record, endpoint, endpoint.key, endpoint.origins[0])
+        key = (endpoint.dns_name, endpoint.record_type, endpoint.set_identifier)
+        return cls(owner, record, endpoint, key, endpoint.origins[0])
 
     @property
     def order(self) -> tuple[str, tuple[str, str, str, int]]:
@@ -108,9 +111,9 @@ class _KeyMerge:
     served: list[_Contribution]
     losers: tuple[tuple[Origin, Issue], ...]
     issues: tuple[Issue, ...]
-    # The registry TXT endpoints of the served data, one per owner (from its first contribution), except
-    # those whose name is too long (reported in `issues`).
-    txt: tuple[Endpoint, ...]
+    # The registry TXT endpoints of the served data with their keys, one per owner (from its first
+    # contribution), except those whose name is too long (reported in `issues`).
+    txt: tuple[tuple[_Key, Endpoint], ...]
 
     def merges(self, contributions: Sequence[_Contribution]) -> bool:
         """True when this is the merge of exactly these contributions (the same objects, in order)."""
@@ -123,9 +126,9 @@ class _KeyMerge:
 class _Merged:
     """Endpoints merged by key, plus who lost a conflict and what to report."""
 
-    keys: dict[EndpointKey, _KeyMerge] = field(default_factory=dict)
-    data: list[Endpoint] = field(default_factory=list)
-    txt: list[Endpoint] = field(default_factory=list)
+    keys: dict[_Key, _KeyMerge] = field(default_factory=dict)
+    data: list[Endpoint] = field(default_factory=list)  # in key order
+    txt: list[Endpoint] = field(default_factory=list)  # registry TXT, in no particular order
     served: list[_Contribution] = field(default_factory=list)
     losers: dict[Origin, Issue] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
@@ -146,7 +149,7 @@ class _ZoneMerge:
     dropped: dict[Origin, list[Issue]]
     excluded: dict[Origin, Issue]
     issues: list[Issue]
-    keys: dict[EndpointKey, _KeyMerge]
+    keys: dict[_Key, _KeyMerge]
 
 
 @dataclass(slots=True)
@@ -207,20 +210,17 @@ def _merge(snapshots: Sequence[ClusterSnapshot], settings: Settings) -> MergeRes
             _check_sub_zones(candidate, zone_names, issues)
 
     views: list[ZoneView] = []
-    kept: list[_Contribution] = []
     dropped: dict[Origin, list[Issue]] = {}
     excluded: dict[Origin, Issue] = {}
-    key_merges: dict[str, dict[EndpointKey, _KeyMerge]] = {}
+    zone_merges: dict[str, _ZoneMerge] = {}
     for name in sorted(zones):
-        zone = _build_zone(zones[name], by_zone.get(name, []))
+        zone = zone_merges[name] = _build_zone(zones[name], by_zone.get(name, []))
         views.append(zone.view)
-        kept += zone.kept
         dropped.update(zone.dropped)
         excluded.update(zone.excluded)
         issues += zone.issues
-        key_merges[name] = zone.keys
 
-    authoritative = _authoritative_records(candidates, kept, dropped, key_merges)
+    authoritative = _authoritative_records(candidates, dropped, zone_merges)
     auth_names = {(a.namespace, a.name) for a in authoritative}
     for candidate in candidates:
         verdicts[candidate.record.origin] = _served_verdict(candidate, dropped, excluded, auth_names)
@@ -384,45 +384,53 @@ def _check_sub_zones(candidate: _Candidate, zones: frozenset[str], issues: list[
 # --- merging endpoints by key --------------------------------------------------------------------
 
 
-def _describe(key: EndpointKey) -> str:
-    text = f'{key.record_type} "{key.dns_name}"'
-    return text + (f' (setIdentifier "{key.set_identifier}")' if key.set_identifier else "")
+def _describe(key: _Key) -> str:
+    dns_name, record_type, set_identifier = key
+    text = f'{record_type} "{dns_name}"'
+    return text + (f' (setIdentifier "{set_identifier}")' if set_identifier else "")
 
 
 def _merge_contributions(
-    contributions: Iterable[_Contribution], reuse: Mapping[EndpointKey, _KeyMerge] | None = None
+    contributions: Iterable[_Contribution], reuse: Mapping[_Key, _KeyMerge] | None = None
 ) -> _Merged:
     """Merge endpoints by key: union for plain RRsets, lowest owner wins a conflict (routing-semantics §2).
 
     A key whose contributions are exactly those of its merge in `reuse` takes that merge as it is.
     """
-    by_key: dict[EndpointKey, list[_Contribution]] = defaultdict(list)
+    by_key: dict[_Key, list[_Contribution]] = defaultdict(list)
     for contribution in contributions:
         by_key[contribution.key].append(contribution)
-    merged = _Merged()
+    keys: dict[_Key, _KeyMerge] = {}
     for key in sorted(by_key):
         group = by_key[key]
         ordered = sorted(group, key=attrgetter("order")) if len(group) > 1 else group
         known = reuse.get(key) if reuse else None
-        key_merge = known if known is not None and known.merges(ordered) else _merge_key(key, ordered)
-        merged.keys[key] = key_merge
+        keys[key] = known if known is not None and known.merges(ordered) else _merge_key(key, ordered)
+    return _collect(keys)
+
+
+def _collect(keys: dict[_Key, _KeyMerge]) -> _Merged:
+    """The merges of `keys` (in key order) together, with their registry TXT endpoints: the first for each
+    TXT key; none whose name is data (reported)."""
+    merged = _Merged(keys)
+    for key_merge in keys.values():
         merged.data.append(key_merge.endpoint)
         merged.served += key_merge.served
-        merged.losers.update(key_merge.losers)
+        if key_merge.losers:
+            merged.losers.update(key_merge.losers)
         merged.issues += key_merge.issues
-    txt_by_key: dict[EndpointKey, Endpoint] = {}
-    for key, key_merge in merged.keys.items():  # ordered by key, then owner
-        for txt in key_merge.txt:
-            txt_key = txt.key
-            if txt_key in merged.keys:
+    txt_by_key: dict[_Key, Endpoint] = {}
+    for key, key_merge in keys.items():  # ordered by key, then owner
+        for txt_key, txt in key_merge.txt:
+            if txt_key in keys:
                 merged.issues.append(_txt_left_out(txt, key, "a data endpoint already has that name"))
                 continue
             txt_by_key.setdefault(txt_key, txt)
-    merged.txt = [txt_by_key[k] for k in sorted(txt_by_key)]
+    merged.txt = list(txt_by_key.values())  # sorted once, with the data, by `endpoints`
     return merged
 
 
-def _txt_left_out(txt: Endpoint, key: EndpointKey, why: str) -> Issue:
+def _txt_left_out(txt: Endpoint, key: _Key, why: str) -> Issue:
     return Issue(
         txt.origins[0],
         "warning",
@@ -441,11 +449,13 @@ def _txt_name_problem(name: str) -> str | None:
     return None
 
 
-def _owner_txts(key: EndpointKey, served: Sequence[_Contribution], issues: list[Issue]) -> tuple[Endpoint, ...]:
-    """One registry TXT per owner of the served data (an owner's first contribution counts); those with
-    an unusable name are left out and reported in `issues`."""
+def _owner_txts(
+    key: _Key, served: Sequence[_Contribution], issues: list[Issue]
+) -> tuple[tuple[_Key, Endpoint], ...]:
+    """One registry TXT (with its key) per owner of the served data (an owner's first contribution counts);
+    those with an unusable name are left out and reported in `issues`."""
     owners: set[str] = set()
-    found: list[Endpoint] = []
+    found: list[tuple[_Key, Endpoint]] = []
     for contribution in served:
         if contribution.owner in owners:
             continue
@@ -455,7 +465,7 @@ def _owner_txts(key: EndpointKey, served: Sequence[_Contribution], issues: list[
         if problem is not None:
             issues.append(_txt_left_out(txt, key, problem))
         else:
-            found.append(txt)
+            found.append(((txt.dns_name, txt.record_type, txt.set_identifier), txt))
     return tuple(found)
 
 
@@ -466,16 +476,18 @@ def _origins(served: Sequence[_Contribution]) -> tuple[Origin, ...]:
     return tuple(sorted({c.origin for c in served}, key=origin_sort_key))
 
 
-def _merge_key(key: EndpointKey, contributions: list[_Contribution]) -> _KeyMerge:
+def _merge_key(key: _Key, contributions: list[_Contribution]) -> _KeyMerge:
     """Merge the contributions to one key, given in merge order (lowest owner first)."""
+    dns_name, record_type, set_identifier = key
     issues: list[Issue] = []
     losers: list[tuple[Origin, Issue]] = []
     winner = contributions[0]
     served = contributions
-    if key.record_type in UNION_TYPES and not key.set_identifier:
+    if record_type in UNION_TYPES and not set_identifier:
         targets = tuple(sorted({t for c in served for t in c.endpoint.targets}))
+        winner_ps = winner.signature[1] if len(served) > 1 else ()
         for other in served[1:]:
-            if other.signature[1] != winner.signature[1]:
+            if other.signature[1] != winner_ps:
                 issues.append(
                     Issue(
                         other.origin,
@@ -491,21 +503,23 @@ def _merge_key(key: EndpointKey, contributions: list[_Contribution]) -> _KeyMerg
         targets = winner.endpoint.targets
         if len(contributions) > 1:
             signature = winner.signature
-            served = [c for c in contributions if c.signature == signature]
-            for loser in contributions:
-                if loser.signature != signature:
-                    issue = Issue(
-                        loser.origin,
-                        "error",
-                        CONFLICT_REASON,
-                        f"{_describe(key)} conflicts with {winner.origin} (owner {winner.owner}), whose version is "
-                        "served (the lowest owner ID wins)",
-                    )
-                    losers.append((loser.origin, issue))
+            served = [winner]
+            for other in contributions[1:]:
+                if other.signature == signature:
+                    served.append(other)
+                    continue
+                issue = Issue(
+                    other.origin,
+                    "error",
+                    CONFLICT_REASON,
+                    f"{_describe(key)} conflicts with {winner.origin} (owner {winner.owner}), whose version is "
+                    "served (the lowest owner ID wins)",
+                )
+                losers.append((other.origin, issue))
     configured = [c for c in served if c.endpoint.ttl > 0]
     ttl = 0
     if configured:
-        lowest = min(configured, key=lambda c: (c.endpoint.ttl, c.order))
+        lowest = configured[0] if len(configured) == 1 else min(configured, key=lambda c: (c.endpoint.ttl, c.order))
         ttl = lowest.endpoint.ttl
         for c in configured:
             if c.endpoint.ttl != ttl:
@@ -523,19 +537,20 @@ def _merge_key(key: EndpointKey, contributions: list[_Contribution]) -> _KeyMerg
         for name, value in c.endpoint.labels:
             if name != OWNER_LABEL:
                 labels.setdefault(name, value)
-    owners = sorted({c.owner for c in served})
-    labels[OWNER_LABEL] = OWNER_DELIMITER.join(owners)
+    labels[OWNER_LABEL] = winner.owner if len(served) == 1 else OWNER_DELIMITER.join(sorted({c.owner for c in served}))
+    # Positional (once per key, the hot path): dnsName, type, targets, TTL, setIdentifier, weight, geo, labels,
+    # providerSpecific, origins.
     endpoint = Endpoint(
-        dns_name=key.dns_name,
-        record_type=key.record_type,
-        targets=targets,
-        ttl=ttl,
-        set_identifier=key.set_identifier,
-        weight=winner.endpoint.weight,
-        geo=winner.endpoint.geo,
-        labels=sorted_items(labels),
-        provider_specific=winner.endpoint.provider_specific,
-        origins=_origins(served),
+        dns_name,
+        record_type,
+        targets,
+        ttl,
+        set_identifier,
+        winner.endpoint.weight,
+        winner.endpoint.geo,
+        sorted_items(labels),
+        winner.endpoint.provider_specific,
+        _origins(served),
     )
     txt = _owner_txts(key, served, issues)
     return _KeyMerge(contributions, endpoint, served, tuple(losers), tuple(issues), txt)
@@ -812,7 +827,7 @@ def _build_zone(config: ZoneConfig, candidates: Sequence[_Candidate]) -> _ZoneMe
     ]
     dropped: dict[Origin, list[Issue]] = {}
     cname_out: dict[Origin, Issue] = {}
-    previous: dict[EndpointKey, _KeyMerge] = {}
+    previous: dict[_Key, _KeyMerge] = {}
     # Each round drops at least one contribution, so this terminates; the bound is a safety net.
     for _ in range(len(contributions) + 1):
         active = (
@@ -860,28 +875,26 @@ def _build_zone(config: ZoneConfig, candidates: Sequence[_Candidate]) -> _ZoneMe
 
 def _authoritative_records(
     candidates: Sequence[_Candidate],
-    kept: Sequence[_Contribution],
     dropped: Mapping[Origin, list[Issue]],
-    key_merges: Mapping[str, Mapping[EndpointKey, _KeyMerge]],
+    zones: Mapping[str, _ZoneMerge],
 ) -> list[AuthoritativeRecord]:
-    """One authoritative DNSRecord per (namespace, rootHost without `*.`) with a contributing record.
-
-    Most keys have all their contributions in one group, so the zone's merge of the key (`key_merges`,
-    by zone) is reused rather than done again.
+    """One authoritative DNSRecord per (namespace, rootHost without `*.`) with a contributing record:
+    the merge of the contributions the zones kept from its group's records.
     """
     groups: dict[tuple[str, str], list[_Candidate]] = defaultdict(list)
     for candidate in candidates:
         if candidate.record.origin not in dropped:
             groups[candidate.group].append(candidate)
-    kept_by_group: dict[tuple[str, str], list[_Contribution]] = defaultdict(list)
     group_of = {c.record.origin: c.group for c in candidates}
-    for contribution in kept:
-        kept_by_group[group_of[contribution.record]].append(contribution)
+    if len(group_of) == len(candidates):
+        by_group = _group_merges(zones, group_of)
+    else:  # one record (cluster/namespace/name) read twice, e.g. a manifest repeated in two files
+        by_group = _group_merges_by_record(zones, groups, group_of)
     records: list[AuthoritativeRecord] = []
     for (namespace, root), members in sorted(groups.items()):
         zone = members[0].zone
         digest = root_host_hash(root)
-        merged = _merge_contributions(kept_by_group[namespace, root], key_merges.get(zone))
+        merged = by_group.get((namespace, root)) or _Merged()
         labels = {
             LABEL_AUTHORITATIVE: "true",
             LABEL_AUTHORITATIVE_HASH: digest,
@@ -899,6 +912,53 @@ def _authoritative_records(
             )
         )
     return records
+
+
+def _group_merges(
+    zones: Mapping[str, _ZoneMerge], group_of: Mapping[Origin, tuple[str, str]]
+) -> dict[tuple[str, str], _Merged]:
+    """The kept contributions merged by group (namespace, root) and key, from the zones' per-key merges.
+
+    A key's kept contributions are a subsequence of its zone merge's (same merge order), so a key whose
+    contributions all come from one group and were all kept has that group's merge already: the zone's.
+    Only split or trimmed keys are merged again. Needs one candidate per record origin (`group_of`).
+    """
+    by_group: dict[tuple[str, str], dict[_Key, _KeyMerge]] = defaultdict(dict)
+    for zone in zones.values():
+        excluded = zone.excluded
+        for key, key_merge in zone.keys.items():  # in key order, so each group's keys are too
+            kept = key_merge.contributions
+            if excluded:
+                kept = [c for c in kept if c.origin not in excluded]
+                if not kept:
+                    continue
+            first = group_of[kept[0].record]
+            if all(group_of[c.record] == first for c in kept):
+                by_group[first][key] = key_merge if key_merge.merges(kept) else _merge_key(key, kept)
+                continue
+            split: dict[tuple[str, str], list[_Contribution]] = defaultdict(list)
+            for c in kept:
+                split[group_of[c.record]].append(c)
+            for group, members in split.items():
+                by_group[group][key] = _merge_key(key, members)
+    return {group: _collect(keys) for group, keys in by_group.items()}
+
+
+def _group_merges_by_record(
+    zones: Mapping[str, _ZoneMerge],
+    groups: Mapping[tuple[str, str], list[_Candidate]],
+    group_of: Mapping[Origin, tuple[str, str]],
+) -> dict[tuple[str, str], _Merged]:
+    """`_group_merges` when record origins repeat: each kept contribution goes to the group of the last
+    candidate with its record origin, and each group is merged from its contributions again."""
+    kept_by_group: dict[tuple[str, str], list[_Contribution]] = defaultdict(list)
+    for zone in zones.values():
+        for contribution in zone.kept:
+            kept_by_group[group_of[contribution.record]].append(contribution)
+    return {
+        group: _merge_contributions(kept_by_group[group], zones[members[0].zone].keys)
+        for group, members in groups.items()
+    }
 
 
 def _issue_text(issue: Issue) -> str:
