@@ -2,8 +2,9 @@
 fault injection (unreachable, slow, fixed status codes), request accounting, and a shutdown that closes every
 open connection so tests can start and stop many servers.
 
-I/O: sockets and threads. Routing lives in `kuadns_sync.dev.api`. The request head is parsed here (not with the
-stdlib's email parser) and each response leaves in one write: a status patch costs a few hundred microseconds.
+I/O: sockets and threads. Routing lives in `kuadns_sync.dev.api`, the byte stream of a connection (buffered reads,
+answers to pipelined requests sent together) in `kuadns_sync.dev.connection`. The request head is parsed here, in
+one split when it is buffered whole (not with the stdlib's email parser), and each response is one write.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any, Literal
 
 from kuadns_sync.dev import status as errors
 from kuadns_sync.dev.api import Api, Request, Response, Stream, error_response
+from kuadns_sync.dev.connection import Connection
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ FaultMode = Literal["unreachable", "slow"] | int | None
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_LINE = 65536  # bytes of the request line and of each header line (as http.server)
 MAX_HEADERS = 100
+FAST_HEAD = 8192  # a head shorter than this that is buffered whole is split at once (no line can be too long)
+SERVED_METHODS = frozenset({"GET", "HEAD", *WRITE_METHODS})
 _REASONS = {
     400: "BadRequest",
     401: "Unauthorized",
@@ -224,21 +228,33 @@ class Server(ThreadingHTTPServer):
 
 
 class Handler(BaseHTTPRequestHandler):
-    """One connection; serves requests until the client or the server closes it."""
+    """One connection; serves requests until the client or the server closes it (pipelined requests too)."""
 
     protocol_version = "HTTP/1.1"
     server_version = "kuadns-dev-apiserver"
     sys_version = ""
     timeout = 300  # idle keep-alive connections are closed after this many seconds
-    # Watch streams send their head and chunks in separate writes; without TCP_NODELAY, Nagle plus the
-    # client's delayed ACK stall those by ~40 ms.
-    disable_nagle_algorithm = True
     server: Server
     audit_ids = _AuditIds()
     http_date = _HttpDate()
     # Request header fields by lower-case name (repeated fields joined with ", ", RFC 9110 §5.3).
     fields: dict[str, str]
-    raw_requestline: bytes  # set by BaseHTTPRequestHandler.handle_one_request
+    conn: Connection
+
+    def setup(self) -> None:
+        self.connection = self.request
+        self.connection.settimeout(self.timeout)
+        # Watch streams send their head and chunks in separate writes; without TCP_NODELAY, Nagle plus the
+        # client's delayed ACK stall those by ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        self.conn = Connection(self.connection)
+        # The stdlib's error and interim answers (send_error, 100 Continue) write to wfile.
+        self.wfile = self.conn  # type: ignore[assignment]
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.flush()
+        self.conn.close()
 
     def log_message(self, format: str, *args: Any) -> None:
         if log.isEnabledFor(logging.DEBUG):
@@ -248,18 +264,54 @@ class Handler(BaseHTTPRequestHandler):
         if log.isEnabledFor(logging.DEBUG):
             super().log_request(code, size)
 
-    def parse_request(self) -> bool:
-        """Parse the request line and header fields of `self.raw_requestline` (HTTP/1.0 and 1.1 only).
+    def handle_one_request(self) -> None:
+        """Read one request head, parse it and serve the request (the stdlib's loop calls this per request).
+
+        A head that is already buffered whole is split at once; anything else (a head arriving in pieces,
+        bare LF line ends, oversized lines) is read line by line with the stdlib's limits and answers.
+        """
+        conn = self.conn
+        try:
+            if not conn.buffered() and not conn.fill():
+                self.close_connection = True
+                return
+            head = conn.take_head(FAST_HEAD)
+            if head is not None:
+                line, *lines = head.decode("iso-8859-1").split("\r\n")
+                if not self.parse_request_line(line.rstrip("\r\n")) or not self._parse_fields(lines):
+                    return
+            else:
+                raw = conn.readline(MAX_LINE + 1)
+                if len(raw) > MAX_LINE:
+                    self.requestline = self.request_version = self.command = ""
+                    self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                    return
+                if not raw:
+                    self.close_connection = True
+                    return
+                if not self.parse_request_line(raw.decode("iso-8859-1").rstrip("\r\n")) or not self._read_fields():
+                    return
+            if not self._after_fields():
+                return
+            if self.command not in SERVED_METHODS:
+                self.send_error(HTTPStatus.NOT_IMPLEMENTED, f"Unsupported method ({self.command!r})")
+                return
+            self._serve()
+        except TimeoutError as exc:  # a read or a write timed out: discard the connection
+            self.log_error("Request timed out: %r", exc)
+            self.close_connection = True
+
+    def parse_request_line(self, line: str) -> bool:
+        """Parse a request line (HTTP/1.0 and 1.1 only). On failure an error response has been sent.
 
         Replaces the stdlib parser, which builds an email.message.Message per request (a third of the
-        emulator's CPU for a status patch). On failure an error response has been sent.
+        emulator's CPU for a status patch).
         """
         self.command = None  # type: ignore[assignment]  # as the stdlib: no command until the line parses
         # Errors before the version is known are answered with a status line (HTTP/0.9 has none).
         self.request_version = "HTTP/1.0"
         self.close_connection = True
         self.fields = {}
-        line = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n")
         self.requestline = line
         words = line.split()
         if not words:
@@ -281,8 +333,9 @@ class Handler(BaseHTTPRequestHandler):
         self.command = method
         # A target starting with "//" would read as scheme-relative (host "//evil"): one slash.
         self.path = "/" + target.lstrip("/") if target.startswith("//") else target
-        if not self._read_fields():
-            return False
+        return True
+
+    def _after_fields(self) -> bool:
         connection = self.fields.get("connection", "").lower()
         if connection == "close":
             self.close_connection = True
@@ -293,18 +346,16 @@ class Handler(BaseHTTPRequestHandler):
             return self.handle_expect_100()
         return True
 
-    def _read_fields(self) -> bool:
+    def _parse_fields(self, lines: list[str]) -> bool:
+        """Header fields from the lines of a whole head (no line ends)."""
+        if len(lines) > MAX_HEADERS:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers")
+            return False
         fields = self.fields
         last = ""
-        for _ in range(MAX_HEADERS + 1):
-            raw = self.rfile.readline(MAX_LINE + 1)
-            if len(raw) > MAX_LINE:
-                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long")
-                return False
-            if raw in (b"\r\n", b"\n", b""):
-                return True
-            text = raw.decode("iso-8859-1")
-            if text[0] in " \t" and last:  # obsolete line folding (RFC 9112 §5.2): continues the last field
+        for text in lines:
+            if text[:1] in (" ", "\t") and last:
+                # Obsolete line folding (RFC 9112 §5.2): continues the last field.
                 fields[last] += " " + text.strip()
                 continue
             name, colon, value = text.partition(":")
@@ -313,38 +364,50 @@ class Handler(BaseHTTPRequestHandler):
             last = name.strip().lower()
             value = value.strip()
             fields[last] = f"{fields[last]}, {value}" if last in fields else value
+        return True
+
+    def _read_fields(self) -> bool:
+        """Header fields read line by line (a head that is not buffered whole)."""
+        lines: list[str] = []
+        for _ in range(MAX_HEADERS + 1):
+            raw = self.conn.readline(MAX_LINE + 1)
+            if len(raw) > MAX_LINE:
+                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long")
+                return False
+            if raw in (b"\r\n", b"\n", b""):
+                return self._parse_fields(lines)
+            lines.append(raw.decode("iso-8859-1"))
         self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers")
         return False
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
 
     def _read_body(self) -> bytes:
         if self.fields.get("transfer-encoding", "").lower() == "chunked":
             chunks = []
             while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                size = int(self.conn.readline(MAX_LINE + 1).split(b";")[0].strip() or b"0", 16)
                 if size == 0:
-                    self.rfile.readline()
+                    self.conn.readline(MAX_LINE + 1)
                     break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
+                chunks.append(self.conn.read(size))
+                self.conn.readline(MAX_LINE + 1)
             return b"".join(chunks)
         length = int(self.fields.get("content-length") or 0)
-        return self.rfile.read(length) if length else b""
+        return self.conn.read(length) if length else b""
 
     def _serve(self) -> None:
         transport = self.server.transport
         if transport.fault == "unreachable" or transport.stopping.is_set():
             self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.conn.flush()  # answers to earlier pipelined requests were complete: they leave first
             _reset(self.connection)
             return
         body = self._read_body()
-        if transport.fault == "slow" and transport.delay > 0 and transport.stopping.wait(transport.delay):
-            self.close_connection = True  # the server is stopping
-            return
+        if transport.fault == "slow" and transport.delay > 0:
+            self.conn.flush()  # only this answer is delayed, not those queued before it
+            if transport.stopping.wait(transport.delay):
+                self.close_connection = True  # the server is stopping
+                return
         path, _, query = self.path.partition("?")
         if isinstance(transport.fault, int):
             self._send(error_response(fault_error(transport.fault, self.command, path)))
@@ -386,19 +449,19 @@ class Handler(BaseHTTPRequestHandler):
         extra = "".join('Warning: 299 - "' + w.replace('"', '\\"') + '"\r\n' for w in response.warnings)
         head = self._head(response.code, response.content_type, f"{extra}Content-Length: {len(response.body)}\r\n")
         # One write per response: a separate write for the body costs a system call and a TLS record.
-        self.wfile.write(head if self.command == "HEAD" else head + response.body)
+        self.conn.write(head if self.command == "HEAD" else head + response.body)
 
     def _stream(self, stream: Stream) -> None:
-        self.wfile.write(self._head(stream.code, stream.content_type, "Transfer-Encoding: chunked\r\n"))
+        self.conn.write(self._head(stream.code, stream.content_type, "Transfer-Encoding: chunked\r\n"))
         try:
             for chunk in stream.chunks:
                 if not chunk:
                     if _peer_closed(self.connection):
                         break
                     continue
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
+                self.conn.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.conn.flush()
+            self.conn.write(b"0\r\n\r\n")
+            self.conn.flush()
         except OSError:
             self.close_connection = True

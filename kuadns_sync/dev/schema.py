@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kuadns_sync.dev import cel
+from kuadns_sync.dev import cel, schemacheck
 from kuadns_sync.dev.status import Cause
 
 Schema = Mapping[str, Any]
@@ -192,16 +192,32 @@ def _compile(schema: Schema) -> Node:
     )
 
 
-_COMPILED: dict[int, tuple[Schema, Node]] = {}
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A compiled schema: its root node and the compiled yes/no checks of `schemacheck` for it."""
+
+    node: Node
+    has_unknown: schemacheck.UnknownCheck
+    valid: schemacheck.ValidCheck
+
+
+_COMPILED: dict[int, tuple[Schema, Plan]] = {}
+
+
+def plan(schema: Schema) -> Plan:
+    """The compiled form of `schema` and its checks (cached per schema object)."""
+    hit = _COMPILED.get(id(schema))
+    if hit is None or hit[0] is not schema:
+        node = _compile(schema)
+        compiled_plan = Plan(node, schemacheck.unknown_check(node), schemacheck.valid_check(node, _no_causes, _MISSING))
+        hit = (schema, compiled_plan)
+        _COMPILED[id(schema)] = hit
+    return hit[1]
 
 
 def compiled(schema: Schema) -> Node:
     """The compiled form of `schema` (cached per schema object)."""
-    hit = _COMPILED.get(id(schema))
-    if hit is None or hit[0] is not schema:
-        hit = (schema, _compile(schema))
-        _COMPILED[id(schema)] = hit
-    return hit[1]
+    return plan(schema).node
 
 
 def apply_defaults(value: Any, schema: Schema) -> Any:
@@ -237,46 +253,20 @@ def _defaults(value: Any, node: Node) -> Any:
     return value
 
 
-def prune(value: Any, schema: Schema, path: str, unknown: list[str], clean: Any = None) -> Any:
+def prune(
+    value: Any, schema: Schema, path: str, unknown: list[str], clean: Any = None, *, walk: bool = False
+) -> Any:
     """Return `value` without fields the schema does not know; their paths are appended to `unknown`.
 
     A part of `value` that is the very object found at the same place in `clean` (a value pruned
     before) is kept as it is: a patch result shares the unchanged parts of the stored object. A value
-    with nothing to prune (the usual case) is returned as it is, not copied.
+    with nothing to prune (the usual case) is returned as it is, not copied; `walk` skips that check
+    (the walk always copies).
     """
-    node = compiled(schema)
-    if not _has_unknown(value, node, clean):
+    compiled_plan = plan(schema)
+    if not walk and not compiled_plan.has_unknown(value, clean):
         return value
-    return _prune(value, node, path, unknown, clean)
-
-
-_CONTAINERS = (dict, list)
-
-
-def _has_unknown(value: Any, node: Node, clean: Any) -> bool:
-    """True when `_prune` would drop something below `value` (a read-only walk: no paths, no copies)."""
-    if isinstance(value, dict):
-        if node.preserve_unknown and not node.props:
-            return False
-        props, extra = node.props, node.extra
-        open_ended = node.extra_allowed or node.preserve_unknown
-        before = clean if isinstance(clean, dict) else {}
-        for key, sub in value.items():
-            child = props.get(key, extra)
-            if child is None:
-                if not open_ended:
-                    return True
-            elif isinstance(sub, _CONTAINERS):
-                earlier = before.get(key)
-                if sub is not earlier and _has_unknown(sub, child, earlier):
-                    return True
-        return False
-    if isinstance(value, list) and node.items is not None:
-        items = node.items
-        for v in value:
-            if isinstance(v, _CONTAINERS) and _has_unknown(v, items, None):
-                return True
-    return False
+    return _prune(value, compiled_plan.node, path, unknown, clean)
 
 
 def _prune(value: Any, node: Node, path: str, unknown: list[str], clean: Any = None) -> Any:
@@ -309,11 +299,24 @@ def _prune(value: Any, node: Node, path: str, unknown: list[str], clean: Any = N
 _MISSING = object()
 
 
-def validate(value: Any, schema: Schema, path: str, old: Any = _MISSING) -> list[Cause]:
-    """Every violation of `schema` by `value` at `path` (old value given on updates for CEL transition rules)."""
+def validate(value: Any, schema: Schema, path: str, old: Any = _MISSING, *, walk: bool = False) -> list[Cause]:
+    """Every violation of `schema` by `value` at `path` (old value given on updates for CEL transition rules).
+
+    A compiled yes/no check answers the usual case (no violation) without the walk; `walk` skips it.
+    """
+    compiled_plan = plan(schema)
+    if not walk and compiled_plan.valid(value, old):
+        return []
     causes: list[Cause] = []
-    _validate(value, compiled(schema), path, old, causes)
+    _validate(value, compiled_plan.node, path, old, causes)
     return causes
+
+
+def _no_causes(value: Any, node: Node, old: Any) -> bool:
+    """The full walk as a yes/no answer (what the compiled checks fall back to)."""
+    causes: list[Cause] = []
+    _validate(value, node, "", old, causes)
+    return not causes
 
 
 _JSON_TYPES: dict[type, str] = {

@@ -5,6 +5,7 @@ and every answer carries a fresh UUID-shaped Audit-Id and a Date."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import ssl
@@ -135,3 +136,99 @@ def test_every_answer_has_a_fresh_uuid_audit_id_and_a_date(server: ApiServer) ->
             assert re.match(r"^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$", fields["date"])
             seen.add(fields["audit-id"])
     assert len(seen) == 3
+
+
+def _request(server: ApiServer, method: str, path: str, body: bytes = b"", ctype: str = "application/json") -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {server.token}\r\n"
+    if body:
+        head += f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+def _read_responses(sock: ssl.SSLSocket, count: int) -> list[tuple[str, bytes]]:
+    """`count` Content-Length framed responses read off one stream, in order (whatever the reads return)."""
+    data = b""
+    out = []
+    while len(out) < count:
+        end = data.find(b"\r\n\r\n")
+        if end >= 0:
+            status, *lines = data[:end].decode("latin-1").split("\r\n")
+            length = next(int(v) for n, _, v in (ln.partition(":") for ln in lines) if n.lower() == "content-length")
+            if len(data) >= end + 4 + length:
+                out.append((status, data[end + 4 : end + 4 + length]))
+                data = data[end + 4 + length :]
+                continue
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {len(out)} responses"
+        data += chunk
+    assert data == b"", "more bytes than the responses"
+    return out
+
+
+_COLLECTION = f"/apis/{GROUP}/{VERSION}/namespaces/default/{PLURAL}"
+_STATUS = json.dumps({"status": {"observedGeneration": 1, "ownerID": "abcdef"}}).encode()
+
+
+def test_pipelined_requests_in_one_write_get_their_answers_in_order(server: ApiServer) -> None:
+    server.create_object(dnsrecord("first"))
+    created = json.dumps(dnsrecord("second")).encode()
+    with _tls(server) as sock:
+        sock.sendall(
+            _request(server, "GET", f"{_COLLECTION}/first")
+            + _request(server, "POST", _COLLECTION, created)
+            + _request(server, "PATCH", f"{_COLLECTION}/second/status", _STATUS, "application/merge-patch+json")
+        )
+        answers = _read_responses(sock, 3)
+    assert [status.split()[1] for status, _ in answers] == ["200", "201", "200"]
+    bodies = [json.loads(body) for _, body in answers]
+    assert bodies[0]["metadata"]["name"] == "first"
+    assert bodies[1]["metadata"]["name"] == "second" and "status" not in bodies[1]
+    assert bodies[2]["status"]["ownerID"] == "abcdef"
+    assert int(bodies[2]["metadata"]["resourceVersion"]) > int(bodies[1]["metadata"]["resourceVersion"])
+    assert [r.code for r in server.requests()[-3:]] == [200, 201, 200]
+
+
+def test_pipelined_requests_arriving_byte_by_byte_and_in_odd_pieces_are_served_the_same(server: ApiServer) -> None:
+    stream = b"".join(
+        _request(server, "POST", _COLLECTION, json.dumps(dnsrecord(f"r{i}")).encode()) for i in range(3)
+    ) + _request(server, "GET", "/nope") + _request(server, "GET", _COLLECTION, b"", "")
+    for pieces in ([stream[i : i + 1] for i in range(400)] + [stream[400:]], [stream[:7], stream[7:-5], stream[-5:]]):
+        with _tls(server) as sock:
+            for piece in pieces:
+                sock.sendall(piece)
+            answers = _read_responses(sock, 5)
+        codes = [status.split()[1] for status, _ in answers]
+        assert codes[3:] == ["404", "200"]
+        assert len(json.loads(answers[4][1])["items"]) == 3
+        for name in ("r0", "r1", "r2"):
+            server.delete_object("dnsrecords", name)
+    assert codes[:3] == ["201", "201", "201"]
+
+
+def test_an_answer_is_sent_before_the_server_waits_for_the_rest_of_the_next_request(server: ApiServer) -> None:
+    # The next request's head and half its body are already there: the server must not hold the first
+    # answer back while it waits for the rest (the client reads that answer before sending more).
+    body = json.dumps(dnsrecord("late")).encode()
+    second = _request(server, "POST", _COLLECTION, body)
+    with _tls(server) as sock:
+        sock.sendall(_request(server, "GET", "/version") + second[: len(second) - 20])
+        sock.settimeout(5)
+        [(status, version)] = _read_responses(sock, 1)
+        assert status.split()[1] == "200" and b"gitVersion" in version
+        sock.sendall(second[-20:])
+        [(status, _)] = _read_responses(sock, 1)
+    assert status.split()[1] == "201"
+
+
+def test_a_large_pipelined_body_spanning_many_reads_is_read_exactly(server: ApiServer) -> None:
+    endpoints = [
+        {"dnsName": f"h{i}.k.example.com", "recordType": "A", "targets": [f"192.0.2.{i % 250}"], "recordTTL": 60}
+        for i in range(3000)
+    ]
+    big = json.dumps(dnsrecord("big", endpoints=endpoints)).encode()
+    assert len(big) > 200_000
+    with _tls(server) as sock:
+        sock.sendall(_request(server, "POST", _COLLECTION, big) + _request(server, "GET", f"{_COLLECTION}/big"))
+        answers = _read_responses(sock, 2)
+    assert [status.split()[1] for status, _ in answers] == ["201", "200"]
+    assert len(json.loads(answers[1][1])["spec"]["endpoints"]) == 3000

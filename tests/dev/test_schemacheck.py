@@ -1,0 +1,156 @@
+"""The compiled yes/no checks of `kuadns_sync.dev.schemacheck` against the full schema walks, on generated
+DNSRecord bodies: "valid" exactly when the walk finds no cause (creates and ratcheting updates, transition
+rules included), "has unknown fields" exactly when pruning drops something (also next to a clean object)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kuadns_sync.dev import resources
+from kuadns_sync.dev.schema import _MISSING, plan, prune, validate
+
+SCHEMA: dict[str, Any] = resources.load_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+PLAN = plan(SCHEMA)
+
+_KEYS = [
+    "dnsName", "targets", "recordType", "setIdentifier", "recordTTL", "labels", "providerSpecific", "name", "value",
+    "rootHost", "endpoints", "ownerID", "delegate", "providerRef", "healthCheck", "port", "path", "protocol",
+    "conditions", "type", "status", "reason", "message", "lastTransitionTime", "observedGeneration", "zoneID",
+    "domainOwners", "remoteRecordStatuses", "failureThreshold", "interval", "zzz",
+]
+_STRINGS = [
+    "", "x", "Ready", "True", "Unknown", "HTTP", "HTTPS", "not valid!", "2026-11-26T00:00:00Z", "2026-13-01",
+    "api.k.example.com", "/healthz", "a" * 40, "ProviderSuccess", "example.com",
+]
+_scalars = (
+    st.none() | st.booleans() | st.integers(-3, 70_000) | st.sampled_from([60.0, 0.5, -1.0, 443.0])
+    | st.sampled_from(_STRINGS) | st.text(max_size=4)
+)
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_KEYS), inner, max_size=4),
+    max_leaves=10,
+)
+
+
+def _record() -> dict[str, Any]:
+    return {
+        "apiVersion": "kuadrant.io/v1alpha1",
+        "kind": "DNSRecord",
+        "spec": {
+            "rootHost": "api.k.example.com",
+            "ownerID": "abcdef",
+            "endpoints": [
+                {"dnsName": "api.k.example.com", "recordType": "A", "targets": ["192.0.2.1"], "recordTTL": 60,
+                 "providerSpecific": [{"name": "weight", "value": "100"}], "labels": {"owner": "abc"}},
+                {"dnsName": "w.k.example.com", "recordType": "CNAME", "targets": ["api.k.example.com"]},
+            ],
+            "healthCheck": {"path": "/healthz", "port": 443, "protocol": "HTTPS"},
+        },
+        "status": {
+            "observedGeneration": 1,
+            "conditions": [{"type": "Ready", "status": "True", "reason": "ProviderSuccess", "message": "ok",
+                            "lastTransitionTime": "2026-11-26T00:00:00Z", "observedGeneration": 1}],
+        },
+    }
+
+
+_PATHS: list[tuple[Any, ...]] = [
+    (), ("spec",), ("status",), ("spec", "rootHost"), ("spec", "ownerID"), ("spec", "delegate"),
+    ("spec", "providerRef"), ("spec", "endpoints"), ("spec", "endpoints", 0), ("spec", "endpoints", 1, "targets"),
+    ("spec", "endpoints", 0, "recordTTL"), ("spec", "endpoints", 0, "labels"),
+    ("spec", "endpoints", 0, "labels", "k"),
+    ("spec", "endpoints", 0, "providerSpecific", 0), ("spec", "endpoints", 0, "providerSpecific", 0, "value"),
+    ("spec", "endpoints", 0, "zzz"), ("spec", "healthCheck", "port"), ("spec", "healthCheck", "protocol"),
+    ("spec", "healthCheck", "failureThreshold"), ("status", "conditions"), ("status", "conditions", 0),
+    ("status", "conditions", 0, "reason"), ("status", "conditions", 0, "status"),
+    ("status", "conditions", 0, "lastTransitionTime"), ("status", "conditions", 0, "observedGeneration"),
+    ("status", "zzz"), ("zzz",),
+]
+
+_edits = st.lists(
+    st.tuples(st.sampled_from(_PATHS), st.one_of(st.just(_MISSING), _json)), min_size=1, max_size=3
+)
+
+
+def _edited(edits: list[tuple[tuple[Any, ...], Any]]) -> Any:
+    """A record with each (path, value) set (or deleted for _MISSING); a path that does not exist is skipped."""
+    value: Any = _record()
+    for path, new in edits:
+        if not path:
+            value = copy.deepcopy(new) if new is not _MISSING else {}
+            continue
+        target = value
+        for step in path[:-1]:
+            try:
+                target = target[step]
+            except (KeyError, IndexError, TypeError):
+                break
+        else:
+            last = path[-1]
+            if isinstance(target, dict) or (isinstance(target, list) and isinstance(last, int) and last < len(target)):
+                if new is _MISSING:
+                    if isinstance(target, dict):
+                        target.pop(last, None)
+                else:
+                    target[last] = copy.deepcopy(new)
+    return value
+
+
+@settings(max_examples=400, deadline=None)
+@given(edits=_edits)
+def test_valid_is_true_exactly_when_the_walk_finds_no_cause_on_create(edits: list[tuple[tuple[Any, ...], Any]]) -> None:
+    body = _edited(edits)
+    assert PLAN.valid(body, _MISSING) == (validate(body, SCHEMA, "", walk=True) == [])
+
+
+@settings(max_examples=400, deadline=None)
+@given(old_edits=st.lists(st.tuples(st.sampled_from(_PATHS), _json), max_size=1), edits=_edits, share=st.booleans())
+def test_valid_is_true_exactly_when_the_walk_finds_no_cause_on_update(
+    old_edits: list[tuple[tuple[Any, ...], Any]], edits: list[tuple[tuple[Any, ...], Any]], share: bool
+) -> None:
+    old = _edited(old_edits)
+    body = _edited(edits)
+    if share and isinstance(body, dict) and isinstance(old, dict) and "spec" in old:
+        body["spec"] = old["spec"]  # as a status write shares the stored spec
+    assert PLAN.valid(body, old) == (validate(body, SCHEMA, "", old, walk=True) == [])
+    for cause in validate(body, SCHEMA, "", old):
+        assert cause in validate(body, SCHEMA, "", old, walk=True)
+
+
+@settings(max_examples=400, deadline=None)
+@given(edits=_edits, against_clean=st.booleans())
+def test_has_unknown_is_true_exactly_when_pruning_drops_a_field(
+    edits: list[tuple[tuple[Any, ...], Any]], against_clean: bool
+) -> None:
+    body = _edited(edits)
+    clean = None
+    if against_clean and isinstance(body, dict):
+        clean = _record()
+        body["spec"] = clean["spec"]  # shared with an object pruned before: not looked at again
+        clean["spec"]["endpoints"][0]["zzz"] = 1  # (so a walk into it would find this)
+    unknown: list[str] = []
+    walked = prune(body, SCHEMA, "", unknown, clean, walk=True)
+    assert PLAN.has_unknown(body, clean) == bool(unknown)
+    quick: list[str] = []
+    assert prune(body, SCHEMA, "", quick, clean) == walked
+    assert quick == unknown
+
+
+def test_known_cases_of_both_checks() -> None:
+    record = _record()
+    assert PLAN.valid(record, _MISSING) and not PLAN.has_unknown(record, None)
+    record["spec"]["endpoints"][0]["recordTTL"] = True  # a boolean is not an integer
+    assert not PLAN.valid(record, _MISSING)
+    record["spec"]["endpoints"][0]["recordTTL"] = 60.0  # an integral number is (through the walk)
+    assert PLAN.valid(record, _MISSING)
+    record["spec"]["endpoints"][0]["labels"]["k"] = {"nested": 1}  # a map in a string slot: its key is unknown
+    assert PLAN.has_unknown(record, None)
+    moved = _record()
+    moved["spec"]["rootHost"] = "other.k.example.com"
+    assert PLAN.valid(moved, _MISSING)  # RootHost is immutable: a transition rule, not run on create
+    assert not PLAN.valid(moved, _record())
