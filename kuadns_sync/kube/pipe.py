@@ -34,7 +34,7 @@ from kuadns_sync.kube.rest import AUTH_SETTINGS, JSON, request_timeout
 # served one request at a time (Go's net/http), so a few connections give it parallelism while the
 # window hides the round trip. Measured with bench/sync_bench.py (bench/README.md).
 CONNECTIONS = 2
-DEPTH = 16
+DEPTH = 32
 # Bytes of requests in flight per connection: far below any socket send buffer, so a send never waits on
 # a server that is itself waiting for us to read its answers.
 WINDOW_BYTES = 64 * 1024
@@ -285,7 +285,10 @@ class _Cluster:
         try:
             while True:
                 batch: list[Call] = []
-                if (not lane.stopping or backlog) and unsendable is None:
+                # Refill once half the window is answered: requests leave (and answers come back) in
+                # groups, a few system calls and TLS records for many calls on each side.
+                refill = len(inflight) <= self.group.depth // 2
+                if refill and (not lane.stopping or backlog) and unsendable is None:
                     batch, stops = self._take(backlog, len(inflight), WINDOW_BYTES - sent, not lane.stopping)
                     lane.stopping = lane.stopping or stops
                 if self.broken is not None:
