@@ -43,6 +43,10 @@ MAX_LINE = 65536
 MAX_HEADERS = 200
 
 
+class Withheld(Exception):
+    """The outcome of a call that was not sent because the pipeline's gate closed (the Lease was lost)."""
+
+
 class ProtocolError(urllib3.exceptions.ProtocolError):
     """The server's answer is not HTTP/1.1 as expected (or the connection closed mid-answer)."""
 
@@ -249,6 +253,9 @@ class _Cluster:
                     stopping = True
                     break
                 call = item
+            if self.broken is None and not self.group.allowed():
+                self.group.finish(call, Withheld("not sent: the gate closed"))
+                continue
             if self.broken is None:
                 try:
                     head = head or self._head()
@@ -386,14 +393,21 @@ class _Cluster:
 class Pipeline:
     """Pipelined calls to several clusters; `wait` returns once every call and its follow-ups are done.
 
+    `gate` is asked before each request goes out; once it says no, that call and every later one end
+    as `Withheld` without being sent.
+
     A call's `done` may submit further calls (to any cluster) or run work `aside` (synchronous calls on
     one side thread); `wait` counts those too. An exception raised by a `done` or `aside` callable is
     a bug: the pipeline finishes the other calls and `wait` re-raises the first one.
     """
 
-    def __init__(self, connections: int = CONNECTIONS, depth: int = DEPTH) -> None:
+    def __init__(
+        self, connections: int = CONNECTIONS, depth: int = DEPTH, gate: Callable[[], bool] | None = None
+    ) -> None:
         self.connections = max(1, connections)
         self.depth = max(1, depth)
+        self._gate = gate
+        self._gate_closed = False
         self._clusters: dict[str, _Cluster] = {}
         self._pending = 0
         self._idle = threading.Condition()
@@ -429,6 +443,16 @@ class Pipeline:
                 self._failures.append(exc)
             finally:
                 self._settle()
+
+    def allowed(self) -> bool:
+        """Asked before every request is sent: the gate (only the Lease holder writes). Once it has said
+        no, it stays closed: every later call ends as Withheld without being sent."""
+        if self._gate_closed:
+            return False
+        if self._gate is not None and not self._gate():
+            self._gate_closed = True
+            return False
+        return True
 
     def failed(self, exc: BaseException) -> None:
         """Record a bug found by a connection thread (re-raised by wait)."""

@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from kuadns_sync.kube import objects
 from kuadns_sync.kube.clients import Cluster
 from kuadns_sync.kube.collect import API_ERRORS, describe_failure
-from kuadns_sync.kube.pipe import Answer, Call, Pipeline
+from kuadns_sync.kube.pipe import Answer, Call, Pipeline, Withheld
 from kuadns_sync.kube.rest import JSON, MERGE_PATCH, Rest, record_path
 from kuadns_sync.kube.status import StatusPatch
 from kuadns_sync.model import (
@@ -363,26 +363,23 @@ def apply_pipelined(
     object as written or the write's issue) go out as soon as that record is written, so a status never
     claims a record that is not there yet. A write that meets a conflict or a missing object is done
     again on the synchronous path (re-read, decide again: `_Writer.run`). `leading` is asked before every
-    request (only the Lease holder writes); once it says no, nothing more is sent (`not_sent`).
+    request goes out (only the Lease holder writes); once it says no, nothing more is sent (`not_sent`).
     Returns the report and every patch sent, sorted. Patches for clusters not in `targets` are dropped.
     """
     report = WriteReport(objects=list(unchanged))
     hooks = hooks or WriteHooks()
     writer = _Writer(local, timeout, hooks)
-    pipeline = Pipeline()
+    pipeline = Pipeline(gate=leading)
     for name, cluster in {**targets, local.name: local}.items():
         pipeline.open(name, cluster.api, timeout)
     done: list[tuple[StatusPatch, str | None, Issue | None]] = []  # only the version: objects are let go
     outcomes: list[tuple[int, Outcome]] = []
     skipped: list[bool] = []  # one entry per write left out once the Lease was found lost
 
-    def allowed() -> bool:
-        if skipped or not leading():
-            skipped.append(True)
-            return False
-        return True
-
     def status_done(patch: StatusPatch, _call: Call, outcome: Answer | BaseException) -> None:
+        if isinstance(outcome, Withheld):
+            skipped.append(True)
+            return
         obj, issue = _status_outcome(patch, outcome, timeout)
         if obj is not None:
             hooks.wrote(patch.cluster, obj)
@@ -391,7 +388,7 @@ def apply_pipelined(
 
     def send(patches: Iterable[StatusPatch]) -> None:
         for patch in patches:
-            if patch.cluster in targets and allowed():
+            if patch.cluster in targets:
                 path = record_path(patch.namespace, patch.name, "status")
                 call = Call("PATCH", path, patch.body, MERGE_PATCH, partial(status_done, patch))
                 pipeline.submit(patch.cluster, call)
@@ -400,15 +397,20 @@ def apply_pipelined(
         outcomes.append((index, outcome))
         send(after_write(action, outcome[1], outcome[2]))
 
+    def withheld(index: int, action: WriteAction) -> None:
+        skipped.append(True)
+        outcomes.append((index, (None, action.current, None)))
+
     def slowly(index: int, action: WriteAction) -> None:
-        if allowed():
+        if pipeline.allowed():
             finish(index, action, writer.run(action))
         else:
-            outcomes.append((index, (None, action.current, None)))
+            withheld(index, action)
 
     def write_done(index: int, action: WriteAction, _call: Call, outcome: Answer | BaseException) -> None:
-        result = writer.settle(action, outcome)
-        if result is None:
+        if isinstance(outcome, Withheld):
+            withheld(index, action)
+        elif (result := writer.settle(action, outcome)) is None:
             pipeline.aside(partial(slowly, index, action))
         else:
             finish(index, action, result)
@@ -417,9 +419,7 @@ def apply_pipelined(
         send(ready)
         for index, action in enumerate(actions):
             request = _first_call(action)
-            if not allowed():
-                outcomes.append((index, (None, action.current, None)))
-            elif request is None:
+            if request is None:
                 pipeline.aside(partial(slowly, index, action))
             else:
                 method, path, body = request
