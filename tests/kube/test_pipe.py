@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from kuadns_sync.dev import start_apiserver
 from kuadns_sync.kube.clients import local_client
 from kuadns_sync.kube.collect import describe_failure
-from kuadns_sync.kube.pipe import Answer, Call, Pipeline
+from kuadns_sync.kube.pipe import Answer, Call, Pipeline, Withheld
 from kuadns_sync.kube.rest import MERGE_PATCH, record_path
 from tests.kube.kube_fleet import NS, dnsrecord, lb_endpoints
 
@@ -291,5 +291,30 @@ def test_follow_up_calls_and_side_work_are_waited_for() -> None:
                                        + [f"aside {i}" for i in range(5)])
         for i in range(5):
             assert order.index(f"first {i}") < order.index(f"second {i + 100}")
+    finally:
+        server.stop()
+
+
+def test_the_gate_is_asked_before_each_request_and_stays_closed() -> None:
+    server = Scripted(lambda _c, _n: "ok")
+    asked: list[int] = []
+
+    def gate() -> bool:
+        asked.append(1)
+        return len(asked) <= 7
+
+    outcomes: Outcomes = {}
+    lock = threading.Lock()
+    try:
+        pipeline = Pipeline(2, 4, gate=gate)
+        pipeline.open("c", server.api(), 10.0)
+        for i in range(30):
+            pipeline.submit("c", Call("PATCH", f"/c/{i}", {"n": i}, MERGE_PATCH, collect(outcomes, lock, i)))
+        pipeline.wait()
+        answered = [i for i, (o,) in outcomes.items() if isinstance(o, Answer)]
+        withheld = [i for i, (o,) in outcomes.items() if isinstance(o, Withheld)]
+        assert len(answered) == 7 and len(withheld) == 23
+        assert len(server.seen) == 7
+        assert len(asked) == 8  # closed once: never asked again
     finally:
         server.stop()
