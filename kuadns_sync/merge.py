@@ -10,6 +10,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from itertools import groupby
 from operator import attrgetter
 
 from kuadns_sync.hashing import root_host_hash
@@ -73,6 +75,7 @@ MANY_DEFAULT_PROVIDERS = "Multiple default providers secrets found. Only one exp
 _Key = tuple[str, str, str]
 # Endpoint order everywhere: by key.
 _BY_KEY = attrgetter("dns_name", "record_type", "set_identifier")
+_BY_NAME_TYPE = attrgetter("dns_name", "record_type")
 
 
 @dataclass(slots=True, eq=False)
@@ -84,12 +87,7 @@ class _Contribution:
     endpoint: Endpoint
     key: _Key  # the endpoint's, built once
     origin: Origin  # the endpoint's (its only origin)
-
-    @classmethod
-    def of(cls, owner: str, record: Origin, endpoint: Endpoint) -> _Contribution:
-        """The contribution of `endpoint` from `record`, owned by `owner`."""
-        key = (endpoint.dns_name, endpoint.record_type, endpoint.set_identifier)
-        return cls(owner, record, endpoint, key, endpoint.origins[0])
+    group: tuple[str, str]  # the (namespace, root) of its record: the authoritative record it goes to
 
     @property
     def order(self) -> tuple[str, tuple[str, str, str, int]]:
@@ -476,6 +474,12 @@ def _origins(served: Sequence[_Contribution]) -> tuple[Origin, ...]:
     return tuple(sorted({c.origin for c in served}, key=origin_sort_key))
 
 
+@lru_cache(maxsize=65536)
+def _owner_labels(owners: str) -> tuple[tuple[str, str]]:
+    """The labels of a merged endpoint without other labels: just the owner list (one tuple per owner list)."""
+    return ((OWNER_LABEL, owners),)
+
+
 def _merge_key(key: _Key, contributions: list[_Contribution]) -> _KeyMerge:
     """Merge the contributions to one key, given in merge order (lowest owner first)."""
     dns_name, record_type, set_identifier = key
@@ -484,7 +488,10 @@ def _merge_key(key: _Key, contributions: list[_Contribution]) -> _KeyMerge:
     winner = contributions[0]
     served = contributions
     if record_type in UNION_TYPES and not set_identifier:
-        targets = tuple(sorted({t for c in served for t in c.endpoint.targets}))
+        if len(served) == 1:
+            targets = winner.endpoint.targets  # the union already: parse sorts and de-duplicates targets
+        else:
+            targets = tuple(sorted({t for c in served for t in c.endpoint.targets}))
         winner_ps = winner.signature[1] if len(served) > 1 else ()
         for other in served[1:]:
             if other.signature[1] != winner_ps:
@@ -537,7 +544,12 @@ def _merge_key(key: _Key, contributions: list[_Contribution]) -> _KeyMerge:
         for name, value in c.endpoint.labels:
             if name != OWNER_LABEL:
                 labels.setdefault(name, value)
-    labels[OWNER_LABEL] = winner.owner if len(served) == 1 else OWNER_DELIMITER.join(sorted({c.owner for c in served}))
+    owners = winner.owner if len(served) == 1 else OWNER_DELIMITER.join(sorted({c.owner for c in served}))
+    if labels:
+        labels[OWNER_LABEL] = owners
+        label_items = sorted_items(labels)
+    else:
+        label_items = _owner_labels(owners)
     # Positional (once per key, the hot path): dnsName, type, targets, TTL, setIdentifier, weight, geo, labels,
     # providerSpecific, origins.
     endpoint = Endpoint(
@@ -548,7 +560,7 @@ def _merge_key(key: _Key, contributions: list[_Contribution]) -> _KeyMerge:
         set_identifier,
         winner.endpoint.weight,
         winner.endpoint.geo,
-        sorted_items(labels),
+        label_items,
         winner.endpoint.provider_specific,
         _origins(served),
     )
@@ -565,14 +577,16 @@ class _ZoneIndex:
     def __init__(self, zone: str, endpoints: Sequence[Endpoint]) -> None:
         self.zone = zone
         self.by_name: dict[str, list[Endpoint]] = defaultdict(list)
-        self.by_type: dict[str, list[Endpoint]] = defaultdict(list)  # the checks look at CNAMEs and NSes only
+        self.by_type: dict[str, list[Endpoint]] = {"CNAME": [], "NS": []}  # the checks look at these only
         for ep in endpoints:
             self.by_name[ep.dns_name].append(ep)
-            self.by_type[ep.record_type].append(ep)
+            if ep.record_type in self.by_type:
+                self.by_type[ep.record_type].append(ep)
         self.nodes: set[str] = {zone}  # names with data plus their empty non-terminals (RFC 4592 §2.2.2)
+        below = "." + zone  # is_under(name, zone), spelled out: once per name and ancestor
         for name in self.by_name:
             current = name
-            while is_under(current, zone) and current not in self.nodes:
+            while current.endswith(below) and current not in self.nodes:
                 self.nodes.add(current)
                 current = current.partition(".")[2]
         self.cuts = {ep.dns_name for ep in self.by_type["NS"] if ep.dns_name != zone}
@@ -612,11 +626,9 @@ def _cname_conflicts(index: _ZoneIndex, served: Sequence[_Contribution]) -> dict
     found: dict[Origin, Issue] = {}
     for c in served:
         ep = c.endpoint
-        if ep.record_type != "CNAME":
-            continue
+        if ep.record_type != "CNAME" or len(index.types(ep.dns_name)) == 1:
+            continue  # not a CNAME, or a CNAME alone at its name
         others = sorted(index.types(ep.dns_name) - {"CNAME"})
-        if not others:
-            continue
         sources = sorted(
             {o for e in index.by_name[ep.dns_name] if e.record_type != "CNAME" for o in e.origins},
             key=origin_sort_key,
@@ -691,27 +703,42 @@ def _cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
     return result
 
 
-def _long_chains(graph: Mapping[str, set[str]]) -> list[list[str]]:
-    """Paths of more than MAX_CNAME_HOPS CNAMEs (the graph has no cycles here), one per chain start."""
+def _chain_lengths(graph: Mapping[str, set[str]]) -> dict[str, int] | None:
+    """The CNAMEs on the longest chain from each node (1: its target is no CNAME), or None when the graph has
+    a cycle. One depth-first walk, iterative so that long chains do not hit the recursion limit."""
     length: dict[str, int] = {}
+    on_path: set[str] = set()
+    for root, successors in graph.items():
+        if root in length:
+            continue
+        if not successors:  # the common case: a CNAME to other data
+            length[root] = 1
+            continue
+        on_path.add(root)
+        work = [(root, iter(successors))]
+        while work:
+            node, pending = work[-1]
+            for succ in pending:
+                if succ in length:
+                    continue
+                if succ in on_path:
+                    return None
+                on_path.add(succ)
+                work.append((succ, iter(graph[succ])))
+                break
+            else:
+                work.pop()
+                on_path.discard(node)
+                length[node] = 1 + max((length[s] for s in graph[node]), default=0)
+    return length
 
-    def hops(node: str) -> int:
-        # Iterative post-order so long chains do not hit the recursion limit.
-        pending = [node]
-        while pending:
-            current = pending[-1]
-            missing = [s for s in graph[current] if s not in length]
-            if missing:
-                pending.extend(missing)
-                continue
-            pending.pop()
-            length[current] = 1 + max((length[s] for s in graph[current]), default=0)
-        return length[node]
 
+def _long_chains(graph: Mapping[str, set[str]], length: Mapping[str, int]) -> list[list[str]]:
+    """Paths of more than MAX_CNAME_HOPS CNAMEs (the graph has no cycles here), one per chain start."""
     has_predecessor = {s for succs in graph.values() for s in succs}
     chains: list[list[str]] = []
     for start in sorted(graph):
-        if start in has_predecessor or hops(start) <= MAX_CNAME_HOPS:
+        if start in has_predecessor or length[start] <= MAX_CNAME_HOPS:
             continue
         path = [start]
         while graph[path[-1]]:
@@ -724,10 +751,12 @@ def _chain_problems(index: _ZoneIndex, served: Sequence[_Contribution]) -> dict[
     """CNAME loops and over-long chains: errors on every record that forms them (routing-semantics §3)."""
     graph = _cname_graph(index)
     problems: list[tuple[list[str], str]] = []
-    for component in _cycles(graph):
-        problems.append((component, f"CNAME loop through {', '.join(component)}"))
-    if not problems:
-        for path in _long_chains(graph):
+    length = _chain_lengths(graph)
+    if length is None:
+        for component in _cycles(graph):
+            problems.append((component, f"CNAME loop through {', '.join(component)}"))
+    else:
+        for path in _long_chains(graph, length):
             problems.append(
                 (
                     path,
@@ -751,7 +780,10 @@ def _chain_problems(index: _ZoneIndex, served: Sequence[_Contribution]) -> dict[
 
 
 def _warnings(index: _ZoneIndex, config: ZoneConfig, data: Sequence[Endpoint]) -> list[Issue]:
-    """Zone checks that only warn: dangling CNAMEs, mixed routing sets, nameservers without addresses."""
+    """Zone checks that only warn: dangling CNAMEs, mixed routing sets, nameservers without addresses.
+
+    `data` is the zone's merged data, sorted by key.
+    """
     issues: list[Issue] = []
     zone = config.name
     for ep in data:
@@ -768,10 +800,11 @@ def _warnings(index: _ZoneIndex, config: ZoneConfig, data: Sequence[Endpoint]) -
                             f'CNAME target "{target}" of "{ep.dns_name}" does not exist in zone {zone}',
                         )
                     )
-    sets: dict[tuple[str, str], list[Endpoint]] = defaultdict(list)
-    for ep in data:
-        sets[ep.dns_name, ep.record_type].append(ep)
-    for (name, rtype), members in sorted(sets.items()):
+    # `data` is sorted by key, so the members of a set (same name and type) are neighbours.
+    for (name, rtype), group in groupby(data, key=_BY_NAME_TYPE):
+        members = list(group)
+        if len(members) == 1:
+            continue  # a lone member mixes nothing
         with_geo = any(m.geo is not None for m in members)
         with_weight = any(m.weight is not None for m in members)
         for m in members:
@@ -822,9 +855,13 @@ def _build_zone(config: ZoneConfig, candidates: Sequence[_Candidate]) -> _ZoneMe
 
     A redo only merges again the keys whose contributions changed.
     """
-    contributions = [
-        _Contribution.of(c.record.owner_id, c.record.origin, ep) for c in candidates for ep in c.record.endpoints
-    ]
+    contributions: list[_Contribution] = []
+    for candidate in candidates:
+        owner, record, group = candidate.record.owner_id, candidate.record.origin, candidate.group
+        contributions += [
+            _Contribution(owner, record, ep, (ep.dns_name, ep.record_type, ep.set_identifier), ep.origins[0], group)
+            for ep in candidate.record.endpoints
+        ]
     dropped: dict[Origin, list[Issue]] = {}
     cname_out: dict[Origin, Issue] = {}
     previous: dict[_Key, _KeyMerge] = {}
@@ -887,7 +924,7 @@ def _authoritative_records(
             groups[candidate.group].append(candidate)
     group_of = {c.record.origin: c.group for c in candidates}
     if len(group_of) == len(candidates):
-        by_group = _group_merges(zones, group_of)
+        by_group = _group_merges(zones)
     else:  # one record (cluster/namespace/name) read twice, e.g. a manifest repeated in two files
         by_group = _group_merges_by_record(zones, groups, group_of)
     records: list[AuthoritativeRecord] = []
@@ -914,14 +951,12 @@ def _authoritative_records(
     return records
 
 
-def _group_merges(
-    zones: Mapping[str, _ZoneMerge], group_of: Mapping[Origin, tuple[str, str]]
-) -> dict[tuple[str, str], _Merged]:
+def _group_merges(zones: Mapping[str, _ZoneMerge]) -> dict[tuple[str, str], _Merged]:
     """The kept contributions merged by group (namespace, root) and key, from the zones' per-key merges.
 
     A key's kept contributions are a subsequence of its zone merge's (same merge order), so a key whose
     contributions all come from one group and were all kept has that group's merge already: the zone's.
-    Only split or trimmed keys are merged again. Needs one candidate per record origin (`group_of`).
+    Only split or trimmed keys are merged again. Needs one candidate per record origin.
     """
     by_group: dict[tuple[str, str], dict[_Key, _KeyMerge]] = defaultdict(dict)
     for zone in zones.values():
@@ -932,13 +967,14 @@ def _group_merges(
                 kept = [c for c in kept if c.origin not in excluded]
                 if not kept:
                     continue
-            first = group_of[kept[0].record]
-            if all(group_of[c.record] == first for c in kept):
-                by_group[first][key] = key_merge if key_merge.merges(kept) else _merge_key(key, kept)
+            first = kept[0].group
+            if all(c.group == first for c in kept):
+                whole = kept is key_merge.contributions or key_merge.merges(kept)
+                by_group[first][key] = key_merge if whole else _merge_key(key, kept)
                 continue
             split: dict[tuple[str, str], list[_Contribution]] = defaultdict(list)
             for c in kept:
-                split[group_of[c.record]].append(c)
+                split[c.group].append(c)
             for group, members in split.items():
                 by_group[group][key] = _merge_key(key, members)
     return {group: _collect(keys) for group, keys in by_group.items()}
@@ -985,7 +1021,11 @@ def _served_verdict(
     if origin in dropped:
         verdict = _validation_verdict(origin, dropped[origin])
         return RecordVerdict(origin, False, verdict.reason, verdict.message, auth, candidate.zone)
-    lost = sorted_issues(excluded[o] for ep in candidate.record.endpoints for o in ep.origins[:1] if o in excluded)
+    lost = (
+        sorted_issues(excluded[o] for ep in candidate.record.endpoints for o in ep.origins[:1] if o in excluded)
+        if excluded
+        else ()
+    )
     if lost:
         message = "not served: " + "; ".join(_issue_text(i) for i in lost) + "; the other endpoints are served"
         return RecordVerdict(origin, False, CONFLICT_REASON, message, auth, candidate.zone)

@@ -28,7 +28,13 @@ def txt_name(owner_id: str, record_type: str, dns_name: str) -> str:
     """Registry TXT owner name: `kuadrant-<short8(owner)>-<type>-<name>`, a leading `*` spelled `wildcard`."""
     if dns_name.startswith("*"):
         dns_name = WILDCARD_REPLACEMENT + dns_name[1:]
-    return f"{TXT_PREFIX}{_owner_hash(owner_id)}-{record_type.lower()}-{dns_name}"
+    return _txt_name_prefix(owner_id, record_type) + dns_name
+
+
+@lru_cache(maxsize=65536)
+def _txt_name_prefix(owner_id: str, record_type: str) -> str:
+    # An owner names a few types only: `kuadrant-<short8(owner)>-<type>-` is the same for many endpoints.
+    return f"{TXT_PREFIX}{_owner_hash(owner_id)}-{record_type.lower()}-"
 
 
 @lru_cache(maxsize=65536)
@@ -50,9 +56,9 @@ def txt_value(owner_id: str, labels: Iterable[tuple[str, str]] = ()) -> str:
 
 
 @lru_cache(maxsize=16384)
-def _txt_value_of(owner_id: str, labels: tuple[tuple[str, str], ...]) -> str:
-    # An owner's endpoints mostly carry the same labels, so one value serves many TXT endpoints.
-    return txt_value(owner_id, labels)
+def _txt_targets(owner_id: str, labels: tuple[tuple[str, str], ...]) -> tuple[str]:
+    # An owner's endpoints mostly carry the same labels, so one value (and one tuple) serves many TXT endpoints.
+    return (txt_value(owner_id, labels),)
 
 
 def txt_endpoint(data: Endpoint, owner_id: str) -> Endpoint:
@@ -62,15 +68,19 @@ def txt_endpoint(data: Endpoint, owner_id: str) -> Endpoint:
     weight/geo stay None: the copied providerSpecific is for upstream tooling, and the TXT RRset must
     not become a routing set in the served zone.
     """
+    # Positional (once per owner of every merged key): dnsName, type, targets, TTL, setIdentifier, weight, geo,
+    # labels, providerSpecific, origins.
     return Endpoint(
-        dns_name=txt_name(owner_id, data.record_type, data.dns_name),
-        record_type="TXT",
-        targets=(_txt_value_of(owner_id, data.labels),),
-        ttl=0,
-        set_identifier=data.set_identifier,
-        labels=((OWNED_RECORD_LABEL, data.dns_name),),
-        provider_specific=data.provider_specific,
-        origins=data.origins,
+        txt_name(owner_id, data.record_type, data.dns_name),
+        "TXT",
+        _txt_targets(owner_id, data.labels),
+        0,
+        data.set_identifier,
+        None,
+        None,
+        ((OWNED_RECORD_LABEL, data.dns_name),),
+        data.provider_specific,
+        data.origins,
     )
 
 
