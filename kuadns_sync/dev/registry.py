@@ -22,9 +22,10 @@ import yaml
 from kuadns_sync.dev import manifests, validation
 from kuadns_sync.dev import patch as patches
 from kuadns_sync.dev import status as errors
+from kuadns_sync.dev.codec import clone, encode
 from kuadns_sync.dev.resources import CRDS, NAMESPACES, ResourceType, crd_status
 from kuadns_sync.dev.selectors import FieldSelector, LabelSelector, field_value
-from kuadns_sync.dev.store import Entry, Expired, Store, clone, decode_continue, encode, encode_continue
+from kuadns_sync.dev.store import Entry, Expired, Store, decode_continue, encode_continue
 
 Json = dict[str, Any]
 
@@ -211,13 +212,14 @@ class Registry:
         *,
         owned: bool = False,
         current: Json | None = None,
-    ) -> tuple[Json, list[str]]:
-        """Prune unknown fields according to fieldValidation; fix the namespace from the URL.
+    ) -> tuple[Json, list[str], Json | None]:
+        """Prune unknown fields according to fieldValidation; fix the namespace from the URL. Also returns
+        the schema part when it was found clean and valid as a new object (see validation.prune_unknown).
 
         `owned`: the body was built for this request (nobody else holds it), so it is not copied; parts
         of it that are the very objects of `current` (stored, already pruned) are not walked again.
         """
-        obj, unknown = validation.prune_unknown(body if owned else clone(body), rt, current)
+        obj, unknown, verified = validation.prune_unknown(body if owned else clone(body), rt, current)
         meta = obj.setdefault("metadata", {})
         if rt.namespaced:
             if meta.get("namespace") not in (None, "", namespace):
@@ -234,10 +236,11 @@ class Registry:
                 raise errors.bad_request(f"strict decoding error: {listed}")
             if opts.field_validation == "Warn":
                 warnings = [f'unknown field "{u}"' for u in unknown]
-        return obj, warnings
+        return obj, warnings, verified
 
-    def _validate(self, rt: ResourceType, obj: Json, old: Json | None) -> None:
-        causes = validation.validate_meta(_meta(obj), rt) + validation.validate_kind(obj, rt, old)
+    def _validate(self, rt: ResourceType, obj: Json, old: Json | None, verified: Json | None = None) -> None:
+        causes = validation.validate_meta(_meta(obj), rt, _meta(old) if old is not None else None)
+        causes += validation.validate_kind(obj, rt, old, verified)
         if causes:
             raise errors.invalid(rt.kind, rt.group, str(_meta(obj).get("name", "")), causes)
 
@@ -263,10 +266,10 @@ class Registry:
         """POST: 201 with the stored object; `body` is taken over, not copied. Raises ApiError (400, 404, 409, 422)."""
         self._writable(rt)
         body = self._check_envelope(rt, body)
-        obj, warnings = self._decode(rt, body, namespace, opts, owned=True)
+        obj, warnings, verified = self._decode(rt, body, namespace, opts, owned=True)
         with self.store.locked():
             self._check_namespace(rt, namespace)
-            return Outcome.of(self._create_locked(rt, namespace, obj, opts), 201, warnings)
+            return Outcome.of(self._create_locked(rt, namespace, obj, opts, verified=verified), 201, warnings)
 
     def _create_locked(
         self,
@@ -277,6 +280,7 @@ class Registry:
         *,
         uid: str | None = None,
         keep_status: bool = False,
+        verified: Json | None = None,
     ) -> Entry:
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
@@ -291,7 +295,7 @@ class Registry:
             obj.pop("status", None)  # status is written only through /status
         obj = validation.normalize(obj, rt)
         obj = validation.apply_defaults(obj, rt)
-        self._validate(rt, obj, None)
+        self._validate(rt, obj, None, verified)
         meta = obj["metadata"]
         if self.store.get(rt.key, namespace if rt.namespaced else "", meta["name"]) is not None:
             raise errors.already_exists(rt.plural, rt.group, meta["name"])
@@ -319,7 +323,7 @@ class Registry:
         """PUT on an object or its /status; `body` is taken over, not copied. Raises ApiError (400, 404, 409, 422)."""
         self._writable(rt)
         body = self._check_envelope(rt, body)
-        obj, warnings = self._decode(rt, body, namespace, opts, owned=True)
+        obj, warnings, _ = self._decode(rt, body, namespace, opts, owned=True)
         body_name = _meta(obj).get("name")
         if body_name != name:
             raise errors.bad_request(
@@ -390,7 +394,7 @@ class Registry:
                 raise errors.bad_request("the patch result is not an object")
             patched = self._check_envelope(rt, patched)
             # Every patch result is a new value that shares only the (immutable) current object's parts.
-            obj, warnings = self._decode(rt, patched, namespace, opts, owned=True, current=current)
+            obj, warnings, _ = self._decode(rt, patched, namespace, opts, owned=True, current=current)
             if _meta(obj).get("name") != name:
                 raise errors.bad_request("metadata.name cannot be changed by a patch")
             if _meta(obj).get("resourceVersion") != _meta(current).get("resourceVersion"):
@@ -411,17 +415,18 @@ class Registry:
             if entry is None:
                 if subresource:
                     raise errors.not_found(rt.plural, rt.group, name)
-                obj, warnings = self._decode(rt, applied, namespace, opts)
+                obj, warnings, verified = self._decode(rt, applied, namespace, opts)
                 if _meta(obj).get("name") != name:
                     raise errors.bad_request(
                         f"the name of the object ({_meta(obj).get('name')}) does not match the name on the URL ({name})"
                     )
                 self._check_namespace(rt, namespace)
-                return Outcome.of(self._create_locked(rt, namespace, obj, opts), 201, warnings)
+                created = self._create_locked(rt, namespace, obj, opts, verified=verified)
+                return Outcome.of(created, 201, warnings)
             current = entry.obj
             merged = _deep_merge(current, applied)
             merged.setdefault("metadata", {})["resourceVersion"] = _meta(current).get("resourceVersion")
-            obj, warnings = self._decode(rt, merged, namespace, opts)
+            obj, warnings, _ = self._decode(rt, merged, namespace, opts)
             result, code = self._update_locked(rt, entry, obj, subresource, opts)
             return Outcome.of(result, code, warnings)
 
@@ -483,7 +488,9 @@ class Registry:
                 new["metadata"]["generation"] = int(old_meta.get("generation", 1)) + 1
         self._validate(rt, new, current)
         new["metadata"]["resourceVersion"] = old_meta.get("resourceVersion")
-        new = _order(new)
+        if subresource != "status":
+            # (a status write keeps the stored object's key order: its keys stay where they were)
+            new = _order(new)
         if new == current:
             return entry, 200  # kube-apiserver skips no-op writes: no new resourceVersion, no event
         if opts.dry_run:
@@ -611,8 +618,10 @@ class Registry:
         with self.store.locked():
             if rt.namespaced and self.store.get(NAMESPACES.key, "", namespace) is None:
                 self.seed(NAMESPACES, {"metadata": {"name": namespace}})
-            decoded, _ = self._decode(rt, body, namespace, WriteOptions(field_validation="Ignore"))
-            return self._create_locked(rt, namespace, decoded, WriteOptions(), uid=uid, keep_status=True).obj
+            decoded, _, verified = self._decode(rt, body, namespace, WriteOptions(field_validation="Ignore"))
+            return self._create_locked(
+                rt, namespace, decoded, WriteOptions(), uid=uid, keep_status=True, verified=verified
+            ).obj
 
 
 def _success(rt: ResourceType, obj: Json) -> Json:

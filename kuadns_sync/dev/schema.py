@@ -199,6 +199,8 @@ class Plan:
     node: Node
     has_unknown: schemacheck.UnknownCheck
     valid: schemacheck.ValidCheck
+    new_ok: schemacheck.CreateCheck
+    """True when a new value (no old value) has no unknown field and is valid: one walk for both."""
 
 
 _COMPILED: dict[int, tuple[Schema, Plan]] = {}
@@ -209,7 +211,12 @@ def plan(schema: Schema) -> Plan:
     hit = _COMPILED.get(id(schema))
     if hit is None or hit[0] is not schema:
         node = _compile(schema)
-        compiled_plan = Plan(node, schemacheck.unknown_check(node), schemacheck.valid_check(node, _no_causes, _MISSING))
+        compiled_plan = Plan(
+            node,
+            schemacheck.unknown_check(node),
+            schemacheck.valid_check(node, _no_causes, _MISSING),
+            schemacheck.create_check(node, _no_causes, _MISSING),
+        )
         hit = (schema, compiled_plan)
         _COMPILED[id(schema)] = hit
     return hit[1]

@@ -22,9 +22,13 @@ UnknownCheck = Callable[[Any, Any], bool]
 object pruned before, whose very sub-objects are not looked at again)."""
 ValidCheck = Callable[[Any, Any], bool]
 """(value, old) -> True when validation finds nothing (`old`: the old value on updates, else `MISSING`)."""
+CreateCheck = Callable[[Any], bool]
+"""value -> True when a new value has no unknown field and is valid (see `create_check`)."""
 SlowValid = Callable[[Any, "Node", Any], bool]
 
 _CONTAINERS = (dict, list)
+# Exact Python types of the JSON scalar types a value needs to be checked on the create path.
+_EXACT: dict[str, type] = {"string": str, "integer": int, "boolean": bool}
 _NO_CLEAN: dict[str, Any] = {}
 
 
@@ -60,6 +64,74 @@ def unknown_check(node: Node) -> UnknownCheck:
                 if isinstance(sub, _CONTAINERS) and items(sub, None):
                     return True
         return False
+
+    return check
+
+
+def create_check(node: Node, slow: SlowValid, missing: Any) -> CreateCheck:
+    """One walk for a new value (no old value, nothing pruned before): True when pruning would drop nothing
+    and validation would find nothing. False may also mean "not sure" (values of other types, open nodes):
+    the caller then asks `unknown_check` and `valid_check` separately."""
+    if node.int_or_string or node.preserve_unknown:
+        return _never
+    wanted = node.json_type
+    if wanted == "object":
+        return _create_object(node, slow, missing)
+    if wanted == "array":
+        return _create_array(node, slow, missing)
+    scalar = _EXACT.get(str(wanted))
+    if scalar is None:
+        return _never
+    valid = valid_check(node, slow, missing)
+    return lambda value: type(value) is scalar and valid(value, missing)
+
+
+def _never(value: Any) -> bool:
+    return False
+
+
+def _create_object(node: Node, slow: SlowValid, missing: Any) -> CreateCheck:
+    children = {key: (child.scalar, create_check(child, slow, missing)) for key, child in node.props.items()}
+    extra = (node.extra.scalar, create_check(node.extra, slow, missing)) if node.extra is not None else None
+    # Without additionalProperties every key outside the properties is unknown; with extra_allowed such
+    # keys are kept and not validated (as the walks do).
+    known = frozenset(node.props) if node.extra is None and not node.extra_allowed else None
+    required = node.required
+    finish = _finish(node, missing)
+    get = children.get
+
+    def check(value: Any) -> bool:
+        if type(value) is not dict or (known is not None and not value.keys() <= known):
+            return False
+        for key in required:
+            if key not in value:
+                return False
+        for key, sub in value.items():
+            child = get(key, extra)
+            if child is not None and type(sub) is not child[0] and not child[1](sub):
+                return False
+        return finish is None or finish(value, missing)
+
+    return check
+
+
+def _create_array(node: Node, slow: SlowValid, missing: Any) -> CreateCheck:
+    low, high = node.min_items, node.max_items
+    items = node.items
+    scalar = items.scalar if items is not None else None
+    item_check = create_check(items, slow, missing) if items is not None else None
+    finish = _finish(node, missing)
+
+    def check(value: Any) -> bool:
+        if type(value) is not list:
+            return False
+        if (high is not None and len(value) > high) or (low is not None and len(value) < low):
+            return False
+        if item_check is not None:
+            for item in value:
+                if type(item) is not scalar and not item_check(item):
+                    return False
+        return finish is None or finish(value, missing)
 
     return check
 

@@ -19,17 +19,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from kuadns_sync.dev.codec import encode
+
 Json = dict[str, Any]
-
-
-def clone(value: Any) -> Any:
-    """Deep copy of a JSON value (the C json codec is several times faster than copy.deepcopy)."""
-    return json.loads(json.dumps(value))
-
-
-def encode(obj: Json) -> bytes:
-    """Compact JSON bytes of an object (what the wire carries)."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,17 +64,37 @@ def _name_error(name: str, rt: ResourceType) -> str | None:
     return None
 
 
-def validate_meta(meta: Mapping[str, Any], rt: ResourceType) -> list[Cause]:
-    """Errors in ObjectMeta: name, labels, annotations and finalizers."""
+def validate_meta(meta: Mapping[str, Any], rt: ResourceType, old: Mapping[str, Any] | None = None) -> list[Cause]:
+    """Errors in ObjectMeta: name, labels, annotations and finalizers.
+
+    On updates (`old`: the stored object's metadata, which passed these checks) a field equal to the old
+    one is not checked again: the checks depend on the value alone.
+    """
+
+    def changed(key: str) -> bool:
+        return old is None or key not in old or not (meta.get(key) is old[key] or meta.get(key) == old[key])
+
     causes: list[Cause] = []
-    name = meta.get("name")
+    if changed("name"):
+        causes += _check_name(meta.get("name"), rt)
+    if changed("labels"):
+        causes += _check_labels(meta.get("labels"))
+    if changed("annotations"):
+        causes += _check_annotations(meta.get("annotations"))
+    if changed("finalizers"):
+        causes += _check_finalizers(meta.get("finalizers"))
+    return causes
+
+
+def _check_name(name: Any, rt: ResourceType) -> list[Cause]:
     if not isinstance(name, str) or not name:
-        causes.append(Cause("FieldValueRequired", "Required value: name or generateName is required", "metadata.name"))
-    else:
-        why = _name_error(name, rt)
-        if why:
-            causes.append(Cause("FieldValueInvalid", f'Invalid value: "{name}": {why}', "metadata.name"))
-    labels = meta.get("labels")
+        return [Cause("FieldValueRequired", "Required value: name or generateName is required", "metadata.name")]
+    why = _name_error(name, rt)
+    return [Cause("FieldValueInvalid", f'Invalid value: "{name}": {why}', "metadata.name")] if why else []
+
+
+def _check_labels(labels: Any) -> list[Cause]:
+    causes: list[Cause] = []
     if labels is not None:
         if not isinstance(labels, dict):
             causes.append(Cause("FieldValueTypeInvalid", "Invalid value: must be a map of strings", "metadata.labels"))
@@ -91,7 +111,11 @@ def validate_meta(meta: Mapping[str, Any], rt: ResourceType) -> list[Cause]:
                     why = label_value_error(value)
                     if why:
                         causes.append(Cause("FieldValueInvalid", f'Invalid value: "{value}": {why}', "metadata.labels"))
-    annotations = meta.get("annotations")
+    return causes
+
+
+def _check_annotations(annotations: Any) -> list[Cause]:
+    causes: list[Cause] = []
     if annotations is not None:
         if not isinstance(annotations, dict) or not all(isinstance(v, str) for v in annotations.values()):
             causes.append(
@@ -111,7 +135,11 @@ def validate_meta(meta: Mapping[str, Any], rt: ResourceType) -> list[Cause]:
                         "metadata.annotations",
                     )
                 )
-    finalizers = meta.get("finalizers")
+    return causes
+
+
+def _check_finalizers(finalizers: Any) -> list[Cause]:
+    causes: list[Cause] = []
     if finalizers is not None:
         if not isinstance(finalizers, list) or not all(isinstance(f, str) for f in finalizers):
             causes.append(
@@ -136,6 +164,10 @@ def validate_meta(meta: Mapping[str, Any], rt: ResourceType) -> list[Cause]:
     return causes
 
 
+def _same_values(body: Json, verified: Json) -> bool:
+    return body.keys() == verified.keys() and all(value is verified[key] for key, value in body.items())
+
+
 def normalize(obj: Json, rt: ResourceType) -> Json:
     """Kind-specific conversions done on every write: Secret stringData -> data, type and Namespace defaults."""
     if rt.plural == "secrets":
@@ -154,13 +186,20 @@ def normalize(obj: Json, rt: ResourceType) -> Json:
     return obj
 
 
-def validate_kind(obj: Mapping[str, Any], rt: ResourceType, old: Mapping[str, Any] | None) -> list[Cause]:
-    """Kind-specific errors: schema (types, CRD constraints, CEL), Secret/ConfigMap keys, Lease bounds."""
+def validate_kind(
+    obj: Mapping[str, Any], rt: ResourceType, old: Mapping[str, Any] | None, verified: Json | None = None
+) -> list[Cause]:
+    """Kind-specific errors: schema (types, CRD constraints, CEL), Secret/ConfigMap keys, Lease bounds.
+
+    `verified`: a schema part `prune_unknown` found valid as a new object; on a create whose schema part
+    still holds exactly those values (no default landed) the schema is not walked again.
+    """
     causes: list[Cause] = []
     if rt.schema is not None:
         body = {k: v for k, v in obj.items() if k != "metadata"}
-        old_body: Any = {k: v for k, v in old.items() if k != "metadata"} if old is not None else schemas._MISSING
-        causes += schemas.validate(body, rt.schema, "", old_body)
+        if not (old is None and verified is not None and _same_values(body, verified)):
+            old_body: Any = {k: v for k, v in old.items() if k != "metadata"} if old is not None else schemas._MISSING
+            causes += schemas.validate(body, rt.schema, "", old_body)
     if rt.plural in ("secrets", "configmaps"):
         data = obj.get("data") or {}
         total = 0
@@ -221,8 +260,10 @@ def validate_kind(obj: Mapping[str, Any], rt: ResourceType, old: Mapping[str, An
     return causes
 
 
-def prune_unknown(obj: Json, rt: ResourceType, clean: Json | None = None) -> tuple[Json, list[str]]:
-    """`obj` without unknown fields (schema and ObjectMeta) and the dotted paths that were dropped.
+def prune_unknown(obj: Json, rt: ResourceType, clean: Json | None = None) -> tuple[Json, list[str], Json | None]:
+    """`obj` without unknown fields (schema and ObjectMeta), the dotted paths that were dropped, and the
+    schema part of `obj` when it was found both clean and valid as a new object (else None): `validate_kind`
+    does not check those very values again.
 
     Parts of `obj` that are the very objects found at the same place in `clean` (an object pruned
     before) are taken as they are.
@@ -230,19 +271,24 @@ def prune_unknown(obj: Json, rt: ResourceType, clean: Json | None = None) -> tup
     unknown: list[str] = []
     meta = obj.get("metadata")
     if isinstance(meta, dict):
-        for key in list(meta):
-            if key not in OBJECT_META_FIELDS:
-                unknown.append(f"metadata.{key}")
-        meta = {k: v for k, v in meta.items() if k in OBJECT_META_FIELDS}
+        if meta.keys() <= OBJECT_META_FIELDS:
+            meta = dict(meta)
+        else:
+            unknown.extend(f"metadata.{key}" for key in meta if key not in OBJECT_META_FIELDS)
+            meta = {k: v for k, v in meta.items() if k in OBJECT_META_FIELDS}
     body = {k: v for k, v in obj.items() if k != "metadata"}
+    verified = None
     if rt.schema is not None:
-        body = schemas.prune(body, rt.schema, "", unknown, clean)
+        if clean is None and schemas.plan(rt.schema).new_ok(body):
+            verified = body  # one walk stood for pruning's and validation's
+        else:
+            body = schemas.prune(body, rt.schema, "", unknown, clean)
     # apiVersion, kind and metadata first, as kube-apiserver returns objects.
-    result: Json = {k: body.pop(k) for k in ("apiVersion", "kind") if k in body}
+    result: Json = {k: body[k] for k in ("apiVersion", "kind") if k in body}
     if isinstance(meta, dict):
         result["metadata"] = meta
-    result.update(body)
-    return result, unknown
+    result.update(body)  # (apiVersion and kind keep their places)
+    return result, unknown, verified
 
 
 def apply_defaults(obj: Json, rt: ResourceType) -> Json:

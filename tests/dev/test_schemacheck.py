@@ -5,13 +5,19 @@ rules included), "has unknown fields" exactly when pruning drops something (also
 from __future__ import annotations
 
 import copy
+import random
 from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from kuadns_sync.dev import resources
+from kuadns_sync.dev import resources, validation
+from kuadns_sync.dev.codec import encode
+from kuadns_sync.dev.registry import Registry, WriteOptions, bootstrap
 from kuadns_sync.dev.schema import _MISSING, plan, prune, validate
+from kuadns_sync.dev.status import ApiError
+from kuadns_sync.dev.store import Store
 
 SCHEMA: dict[str, Any] = resources.load_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 PLAN = plan(SCHEMA)
@@ -101,14 +107,14 @@ def _edited(edits: list[tuple[tuple[Any, ...], Any]]) -> Any:
     return value
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(edits=_edits)
 def test_valid_is_true_exactly_when_the_walk_finds_no_cause_on_create(edits: list[tuple[tuple[Any, ...], Any]]) -> None:
     body = _edited(edits)
     assert PLAN.valid(body, _MISSING) == (validate(body, SCHEMA, "", walk=True) == [])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(old_edits=st.lists(st.tuples(st.sampled_from(_PATHS), _json), max_size=1), edits=_edits, share=st.booleans())
 def test_valid_is_true_exactly_when_the_walk_finds_no_cause_on_update(
     old_edits: list[tuple[tuple[Any, ...], Any]], edits: list[tuple[tuple[Any, ...], Any]], share: bool
@@ -122,7 +128,7 @@ def test_valid_is_true_exactly_when_the_walk_finds_no_cause_on_update(
         assert cause in validate(body, SCHEMA, "", old, walk=True)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(edits=_edits, against_clean=st.booleans())
 def test_has_unknown_is_true_exactly_when_pruning_drops_a_field(
     edits: list[tuple[tuple[Any, ...], Any]], against_clean: bool
@@ -154,3 +160,58 @@ def test_known_cases_of_both_checks() -> None:
     moved["spec"]["rootHost"] = "other.k.example.com"
     assert PLAN.valid(moved, _MISSING)  # RootHost is immutable: a transition rule, not run on create
     assert not PLAN.valid(moved, _record())
+
+
+@settings(max_examples=200, deadline=None)
+@given(edits=_edits)
+def test_new_ok_stands_for_both_checks_of_a_new_value(edits: list[tuple[tuple[Any, ...], Any]]) -> None:
+    body = _edited(edits)
+    unknown: list[str] = []
+    prune(body, SCHEMA, "", unknown, walk=True)
+    clean_and_valid = not unknown and validate(body, SCHEMA, "", walk=True) == []
+    if PLAN.new_ok(body):
+        assert clean_and_valid
+    elif clean_and_valid:
+        # Only values of other JSON types than the schema's (an integral float) are left to the two checks.
+        assert "60.0" in repr(body) or "443.0" in repr(body) or "-1.0" in repr(body), body
+
+
+def _registry() -> Registry:
+    """A fresh cluster's registry (no HTTP): fixed clock and seed, so two of them answer alike."""
+    crd = resources.load_crd()
+    types = [*resources.BUILTIN_TYPES, *resources.crd_types(crd)]
+    registry = Registry(Store(), types, lambda: 1_800_000_000.0, random.Random(1))
+    bootstrap(registry, [crd], None)
+    return registry
+
+
+@settings(max_examples=80, deadline=None)
+@given(edits=_edits, strict=st.booleans(), status=st.booleans(), health=st.booleans())
+@example(edits=[(("spec", "rootHost"), _MISSING)], strict=False, status=False, health=False)
+@example(edits=[(("spec", "rootHost"), "x")], strict=False, status=False, health=False)
+@example(edits=[(("spec", "healthCheck", "port"), 1)], strict=False, status=False, health=True)
+@example(edits=[(("spec", "zzz"), 1), (("status", "zzz"), {})], strict=True, status=True, health=False)
+@example(edits=[(("status", "conditions", 0, "reason"), "not valid!")], strict=False, status=True, health=False)
+def test_a_create_answers_the_same_with_and_without_the_one_walk_shortcut(
+    edits: list[tuple[tuple[Any, ...], Any]], strict: bool, status: bool, health: bool
+) -> None:
+    # Without status and healthCheck (where defaults land) a create keeps the values found valid.
+    dropped = [(("status",), _MISSING)] * (not status) + [(("spec", "healthCheck"), _MISSING)] * (not health)
+    outcomes = []
+    for shortcut in (True, False):
+        body = _edited([*dropped, *edits])
+        if isinstance(body, dict):
+            body["metadata"] = {"name": "r", "namespace": "default"}
+        registry = _registry()
+        rt = registry.resource("kuadrant.io", "v1alpha1", "dnsrecords")
+        assert rt is not None
+        with pytest.MonkeyPatch.context() as patch:
+            if not shortcut:  # every create walks the schema again, as before the shortcut
+                patch.setattr(validation, "_same_values", lambda body, verified: False)
+            try:
+                opts = WriteOptions(field_validation="Strict" if strict else "Warn")
+                done = registry.create(rt, "default", body, opts)
+                outcomes.append((done.code, done.raw, done.warnings))
+            except ApiError as err:
+                outcomes.append((err.code, encode(err.to_status()), []))
+    assert outcomes[0] == outcomes[1]

@@ -169,3 +169,19 @@ def test_the_crd_is_served_read_only_with_the_packaged_schema(api_client: client
     with pytest.raises(client.ApiException) as err:
         ext.delete_custom_resource_definition("dnsrecords.kuadrant.io")
     assert err.value.status == 405
+
+
+def test_metadata_checks_skip_fields_equal_to_the_stored_ones_and_check_changed_ones() -> None:
+    from kuadns_sync.dev.validation import validate_meta
+
+    rt = resources.crd_types(resources.load_crd())[0]
+    # As if stored before (metadata passed these checks once): equal fields are not checked again.
+    old = {"name": "r", "labels": {"bad key!": "x"}, "finalizers": ["nofinalizer"]}
+    assert validate_meta(dict(old), rt, old) == []
+    assert {c.field for c in validate_meta(dict(old), rt)} == {"metadata.labels", "metadata.finalizers[0]"}
+    changed = {**old, "labels": {"bad key!": "y"}}
+    assert [c.field for c in validate_meta(changed, rt, old)] == ["metadata.labels"]
+    renamed = {**old, "name": "Bad_Name"}
+    assert [c.field for c in validate_meta(renamed, rt, old)] == ["metadata.name"]
+    unnamed = {k: v for k, v in old.items() if k != "name"}
+    assert [c.message for c in validate_meta(unnamed, rt, old)] == ["Required value: name or generateName is required"]
