@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -149,10 +150,24 @@ def dump_json(document: Any, depth: int = 3) -> str:
     return _dump(document, depth, "") + "\n"
 
 
-_COMPACT = json.JSONEncoder(sort_keys=True, ensure_ascii=False)  # built once: the C encoder, no per-call setup
+_COMPACT = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+# The C encoder that JSONEncoder.encode builds on every call, built once: the same text for acyclic
+# documents (no circular-reference markers needed), without the per-call setup that cost more than the
+# encoding of the small values a bundle file holds one a line.
+# (CPython's _json; json.encoder.c_make_encoder is None where it is missing: then JSONEncoder.encode runs.)
+_MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODER: Any = (
+    None
+    if _MAKE_ENCODER is None
+    else _MAKE_ENCODER(None, _COMPACT.default, encode_basestring, None, ": ", ", ", True, False, True)
+)
 
 
-_encode = _COMPACT.encode
+def _encode(value: Any) -> str:
+    """Compact JSON of one value: `_COMPACT.encode(value)`."""
+    if _C_ENCODER is None:
+        return _COMPACT.encode(value)
+    return "".join(_C_ENCODER(value, 0))
 
 
 def _dump(value: Any, depth: int, indent: str) -> str:
@@ -160,11 +175,12 @@ def _dump(value: Any, depth: int, indent: str) -> str:
         return _encode(value)
     inner = indent + "  "
     # At the last expanded level every item is one C-encoder call: no recursion for the bulk of the items.
+    # Keys are strings (JSON object keys); encode_basestring is what the encoder applies to them.
     if isinstance(value, dict):
         if depth == 1:
-            items = [f"{inner}{_encode(k)}: {_encode(v)}" for k, v in sorted(value.items())]
+            items = [f"{inner}{encode_basestring(k)}: {_encode(value[k])}" for k in sorted(value)]
         else:
-            items = [f"{inner}{_encode(k)}: {_dump(v, depth - 1, inner)}" for k, v in sorted(value.items())]
+            items = [f"{inner}{encode_basestring(k)}: {_dump(value[k], depth - 1, inner)}" for k in sorted(value)]
         return "{\n" + ",\n".join(items) + "\n" + indent + "}"
     if depth == 1:
         items = [inner + _encode(v) for v in value]

@@ -44,18 +44,19 @@ def relative_owner(name: str, zone: str) -> str:
     return name[: -(len(zone) + 1)] if name.endswith("." + zone) else name + "."
 
 
-def _rrset_lines(rrset: RRset, zone: str, width: int) -> list[str]:
-    owner = relative_owner(rrset.name, zone)
-    lines = [f"{owner:<{width}} {rrset.ttl:>6} IN {rrset.rtype:<5} {rdata}" for rdata in rrset.rdata]
-    for members in rrset.alternatives:
-        for member in members:
-            for rdata in member.rdata:
-                lines.append(
-                    f";{owner:<{width - 1}} {member.ttl:>6} IN {rrset.rtype:<5} {rdata}"
-                    f" ; weighted set member {member.set!r} weight {member.weight}"
-                )
+def rrset_lines(rrset: RRset, owner: str, width: int) -> list[str]:
+    """Zone-file lines of one RRset (owner relative to the origin, padded to `width`)."""
+    prefix = f"{owner:<{width}} {rrset.ttl:>6} IN {rrset.rtype:<5} "
+    lines = [prefix + rdata for rdata in rrset.rdata]
     if rrset.alternatives:
         lines.insert(0, f"; weighted set {owner} {rrset.rtype}: one member below is chosen per answer")
+        for members in rrset.alternatives:
+            for member in members:
+                for rdata in member.rdata:
+                    lines.append(
+                        f";{owner:<{width - 1}} {member.ttl:>6} IN {rrset.rtype:<5} {rdata}"
+                        f" ; weighted set member {member.set!r} weight {member.weight}"
+                    )
     return lines
 
 
@@ -63,17 +64,36 @@ def render_variants(resolved: ResolvedZone, default_ttl: int) -> dict[str, str]:
     """Zone-file text of every variant of a resolved zone, with SERIAL_PLACEHOLDER for the serial."""
     zone = resolved.name
     template = make_env().get_template("zone.j2")
-    all_names = {r.name for rrsets in resolved.records.values() for r in rrsets}
-    width = min(max((len(relative_owner(n, zone)) for n in all_names), default=1), _OWNER_WIDTH_CAP)
-    cache: dict[int, list[str]] = {}
+    shared = [entry for entry in resolved.layout if isinstance(entry, RRset)]
+    chosen = {id(rrset): rrset for fills in resolved.slots.values() for rrset in fills if rrset is not None}
+    owners: dict[str, str] = {}
+    for rrset in (*shared, *chosen.values()):
+        if rrset.name not in owners:
+            owners[rrset.name] = relative_owner(rrset.name, zone)
+    width = min(max(map(len, owners.values()), default=1), _OWNER_WIDTH_CAP)
+
+    # The text between two slots is the same in every variant: joined once (runs[i] precedes slot i).
+    runs: list[str] = []
+    lines: list[str] = []
+    for entry in resolved.layout:
+        if isinstance(entry, RRset):
+            lines += rrset_lines(entry, owners[entry.name], width)
+        else:
+            runs.append("\n".join(lines))
+            lines = []
+    tail = "\n".join(lines)
+    chosen_text = {key: "\n".join(rrset_lines(rrset, owners[rrset.name], width)) for key, rrset in chosen.items()}
+
     texts = {}
     for variant in resolved.variants:
-        body: list[str] = []
-        for rrset in resolved.records[variant.name]:
-            lines = cache.get(id(rrset))
-            if lines is None:
-                lines = cache[id(rrset)] = _rrset_lines(rrset, zone, width)
-            body.extend(lines)
+        pieces: list[str] = []  # each non-empty: an RRset without rdata writes no line
+        for run, fill in zip(runs, resolved.slots[variant.name], strict=True):
+            if run:
+                pieces.append(run)
+            if fill is not None and (text := chosen_text[id(fill)]):
+                pieces.append(text)
+        if tail:
+            pieces.append(tail)
         texts[variant.name] = template.render(
             generator=f"kuadns-sync {__version__}",
             zone=zone,
@@ -81,7 +101,7 @@ def render_variants(resolved: ResolvedZone, default_ttl: int) -> dict[str, str]:
             default_ttl=default_ttl,
             soa=resolved.soa,
             serial=SERIAL_PLACEHOLDER,
-            body="\n".join(body),
+            body="\n".join(pieces),
         )
     return texts
 

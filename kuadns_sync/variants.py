@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import cast
 
 from kuadns_sync.bundle import RoutingMember
 from kuadns_sync.geocodes import continent_of
@@ -58,14 +58,35 @@ class Soa:
 
 @dataclass(frozen=True, slots=True)
 class ResolvedZone:
-    """A zone resolved into variants: records per variant (sorted) and weighted sets per variant."""
+    """A zone resolved into variants: the RRsets in zone-file order and the weighted sets, per variant.
+
+    Most RRsets are the same in every variant, so they are held once: `layout` is the zone-file order,
+    each entry an RRset of every variant or the index of a slot; `slots[variant][i]` is that variant's
+    RRset for slot i (None: absent in that variant, geo fallback `nodata`).
+    """
 
     name: str
     soa: Soa
     variants: tuple[Variant, ...]
-    records: Mapping[str, tuple[RRset, ...]]
+    layout: tuple[RRset | int, ...]
+    slots: Mapping[str, tuple[RRset | None, ...]]
     routing: Mapping[str, Mapping[str, Mapping[str, tuple[RoutingMember, ...]]]]
     issues: tuple[Issue, ...]
+
+    def records_of(self, variant: str) -> tuple[RRset, ...]:
+        """The RRsets of `variant` in zone-file order."""
+        fills = self.slots[variant]
+        out = []
+        for entry in self.layout:
+            rrset = fills[entry] if isinstance(entry, int) else entry
+            if rrset is not None:
+                out.append(rrset)
+        return tuple(out)
+
+    @property
+    def records(self) -> dict[str, tuple[RRset, ...]]:
+        """The RRsets of every variant in zone-file order (built on each access)."""
+        return {variant.name: self.records_of(variant.name) for variant in self.variants}
 
 
 def absolute(name: str) -> str:
@@ -112,23 +133,28 @@ def txt_rdata(value: str) -> str:
     return " ".join(_escape_txt_chunk(c) for c in chunks)
 
 
-@lru_cache(maxsize=1 << 16)
 def rdata_text(rtype: str, target: str) -> str:
     """Presentation format of one target of an endpoint of type `rtype`."""
     if rtype in ("CNAME", "NS"):
         return absolute(target)
+    if rtype in ("TXT", "MX", "SRV", "CAA"):
+        return _formatted_rdata(rtype, target)
+    return target
+
+
+@lru_cache(maxsize=1 << 16)
+def _formatted_rdata(rtype: str, target: str) -> str:
+    """rdata_text of the types that need more than a dot (memoised: registry TXT values recur)."""
     if rtype == "TXT":
         return txt_rdata(target)
     if rtype in ("MX", "SRV"):
         *fields, host = target.split()
         return " ".join([*fields, absolute(host.rstrip(".").lower())])
-    if rtype == "CAA":
-        flags, tag, value = target.split(None, 2)
-        value = value.strip()
-        if not (value.startswith('"') and value.endswith('"')):
-            value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        return f"{flags} {tag} {value}"
-    return target
+    flags, tag, value = target.split(None, 2)  # CAA
+    value = value.strip()
+    if not (value.startswith('"') and value.endswith('"')):
+        value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{flags} {tag} {value}"
 
 
 def name_sort_key(name: str) -> tuple[str, ...]:
@@ -136,8 +162,20 @@ def name_sort_key(name: str) -> tuple[str, ...]:
     return tuple(reversed(name.split(".")))
 
 
-def _rrset_sort_key(rrset: RRset) -> tuple[tuple[str, ...], int, str]:
-    return name_sort_key(rrset.name), _TYPE_ORDER.get(rrset.rtype, 2), rrset.rtype
+# zone_order_key joins with characters below every character of a name, so that comparing the strings
+# compares the labels right to left as name_sort_key's tuples do (a list of strings sorts in C, much faster
+# than tuples of tuples); names holding these characters (never valid ones) fall back to the tuples.
+_LABEL_JOIN = "\x01"
+_TYPE_JOIN = "\x00"
+
+
+def zone_order_key(name: str, rtype: str) -> str:
+    """Zone-file order of an RRset as one string: name_sort_key, then SOA, NS, other types by name."""
+    return _LABEL_JOIN.join(name.split(".")[::-1]) + _TYPE_JOIN + str(_TYPE_ORDER.get(rtype, 2)) + rtype
+
+
+def _tuple_order_key(name: str, rtype: str) -> tuple[tuple[str, ...], int, str]:
+    return name_sort_key(name), _TYPE_ORDER.get(rtype, 2), rtype
 
 
 def _ttl(ep: Endpoint, settings: Settings) -> int:
@@ -149,7 +187,10 @@ def _is_routing(members: Sequence[Endpoint]) -> bool:
 
 
 def _member(ep: Endpoint, weight: int, settings: Settings, index: int) -> RoutingMember:
-    rdata = tuple(sorted(dict.fromkeys(rdata_text(ep.record_type, t) for t in ep.targets)))
+    if len(ep.targets) == 1:
+        rdata: tuple[str, ...] = (rdata_text(ep.record_type, ep.targets[0]),)
+    else:
+        rdata = tuple(sorted(dict.fromkeys(rdata_text(ep.record_type, t) for t in ep.targets)))
     return RoutingMember(set=ep.set_identifier or f"#{index}", weight=weight, ttl=_ttl(ep, settings), rdata=rdata)
 
 
@@ -206,13 +247,17 @@ def variants_for(endpoints: Iterable[Endpoint]) -> tuple[Variant, ...]:
 
 
 def _plain_rrset(name: str, rtype: str, members: Sequence[Endpoint], settings: Settings) -> RRset:
+    if len(members) == 1 and len(members[0].targets) == 1:  # most RRsets: one endpoint with one target
+        return RRset(name, rtype, _ttl(members[0], settings), (rdata_text(rtype, members[0].targets[0]),))
     rdata = sorted(dict.fromkeys(rdata_text(rtype, t) for ep in members for t in ep.targets))
     if rtype == "CNAME":
         rdata = rdata[:1]  # RFC 1034 §3.6.2; merge reports conflicting CNAMEs before this point
     return RRset(name, rtype, min(_ttl(ep, settings) for ep in members), tuple(rdata))
 
 
-def _apex(view: ZoneView, settings: Settings, present: set[tuple[str, str]]) -> tuple[Soa, list[RRset], list[Issue]]:
+def _apex(
+    view: ZoneView, settings: Settings, present: AbstractSet[tuple[str, str]]
+) -> tuple[Soa, list[RRset], list[Issue]]:
     zone = view.config.name
     issues: list[Issue] = []
     configured = view.config.nameservers
@@ -259,18 +304,24 @@ def _apex(view: ZoneView, settings: Settings, present: set[tuple[str, str]]) -> 
 
 @dataclass(frozen=True, slots=True)
 class _RoutingGroup:
-    """A routing set prepared once: its members, their positions by geo code, and routing entries."""
+    """A routing set prepared once: its members, their positions by geo code, and their routing entries."""
 
     members: tuple[Endpoint, ...]
     by_geo: Mapping[str, tuple[int, ...]] | None
     weighted: tuple[RoutingMember, ...]
-    equal: tuple[RoutingMember, ...]
 
 
 def _prepare_group(members: Sequence[Endpoint], settings: Settings) -> _RoutingGroup:
     weighted = tuple(_member(ep, 1 if ep.weight is None else ep.weight, settings, i) for i, ep in enumerate(members))
-    equal = tuple(replace(m, weight=1) for m in weighted)
-    return _RoutingGroup(tuple(members), geo_index(members), weighted, equal)
+    return _RoutingGroup(tuple(members), geo_index(members), weighted)
+
+
+def _set_of(member: RoutingMember) -> str:
+    return member.set
+
+
+def _set_identifier(ep: Endpoint) -> str:
+    return ep.set_identifier
 
 
 def _routed_rrset(name: str, rtype: str, routed: Sequence[RoutingMember]) -> RRset:
@@ -280,68 +331,99 @@ def _routed_rrset(name: str, rtype: str, routed: Sequence[RoutingMember]) -> RRs
     return RRset(name, rtype, rep.ttl, rep.rdata, alternatives=(tuple(m for m in routed if m is not rep),))
 
 
+def _routed(group: _RoutingGroup, positions: tuple[int, ...], equal: bool) -> tuple[RoutingMember, ...]:
+    """The kept members of a routing set sorted by set identifier; `equal`: weight 1 each (fallback `any`)."""
+    kept = [group.weighted[i] for i in positions]
+    if equal:
+        kept = [RoutingMember(m.set, 1, m.ttl, m.rdata) for m in kept]
+    return tuple(sorted(kept, key=_set_of))
+
+
+_Entry = tuple[str, str, RRset | _RoutingGroup]
+
+
+def _group(endpoints: Iterable[Endpoint]) -> dict[tuple[str, str], list[Endpoint]]:
+    """Endpoints by (name, type), in input order."""
+    groups: dict[tuple[str, str], list[Endpoint]] = {}
+    for ep in endpoints:
+        key = (ep.dns_name, ep.record_type)
+        members = groups.get(key)
+        if members is None:
+            groups[key] = [ep]
+        else:
+            members.append(ep)
+    return groups
+
+
+def _sort_zone_order(entries: list[_Entry]) -> None:
+    """Sort (name, type, ...) entries into zone-file order (each (name, type) occurs once)."""
+    names = "".join(name for name, _, _ in entries)
+    if _LABEL_JOIN in names or _TYPE_JOIN in names:
+        entries.sort(key=lambda entry: _tuple_order_key(entry[0], entry[1]))
+    else:
+        entries.sort(key=lambda entry: zone_order_key(entry[0], entry[1]))
+
+
 def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
     """Resolve a merged zone into its variants (docs/bundle-format.md).
 
-    Everything that does not depend on the variant (grouping, sorting, rdata text, routing members) is
-    computed once; each variant then only picks members, so the cost grows with groups x variants only.
+    Everything that does not depend on the variant (grouping, sorting, rdata text, routing members, the
+    RRsets of plain and weight-only sets) is computed once; each variant then only picks the members of
+    its geo routing sets, so the per-variant cost grows with the number of geo routing sets only.
     """
     zone = view.config.name
-    groups: dict[tuple[str, str], list[Endpoint]] = defaultdict(list)
-    for ep in view.endpoints:  # merge keeps only names in the zone (ZoneView's contract)
-        groups[(ep.dns_name, ep.record_type)].append(ep)
-    variants = variants_for(view.endpoints)
-    soa, apex_extra, issues = _apex(view, settings, set(groups))
-
-    # One ordered list of entries for every variant: a plain RRset, or a routing group to resolve per variant.
-    entries: list[tuple[tuple[tuple[str, ...], int, str], str, str, RRset | _RoutingGroup]] = []
-    for rrset in apex_extra:
-        entries.append((_rrset_sort_key(rrset), rrset.name, rrset.rtype, rrset))
+    groups = _group(view.endpoints)  # merge keeps only names in the zone (ZoneView's contract)
+    soa, apex_extra, issues = _apex(view, settings, groups.keys())
+    entries: list[_Entry] = [(rrset.name, rrset.rtype, rrset) for rrset in apex_extra]
     for (name, rtype), members in groups.items():
-        members.sort(key=lambda e: e.set_identifier)
-        key = (name_sort_key(name), _TYPE_ORDER.get(rtype, 2), rtype)
+        if len(members) > 1:
+            members.sort(key=_set_identifier)
+        elif members[0].geo is None and members[0].weight is None:  # most names: one plain endpoint
+            entries.append((name, rtype, _plain_rrset(name, rtype, members, settings)))
+            continue
         if _is_routing(members):
-            entries.append((key, name, rtype, _prepare_group(members, settings)))
+            entries.append((name, rtype, _prepare_group(members, settings)))
         else:
-            entries.append((key, name, rtype, _plain_rrset(name, rtype, members, settings)))
-    entries.sort(key=lambda entry: entry[0])
+            entries.append((name, rtype, _plain_rrset(name, rtype, members, settings)))
+    _sort_zone_order(entries)
 
-    # Plain RRsets and routing sets without geo codes are the same in every variant: lay them out once,
-    # then fill in the geo routing sets per variant.
-    layout: list[RRset | None] = []
+    # Plain RRsets and routing sets without geo codes are the same in every variant: laid out once.
+    # Geo routing sets get a slot each, filled per variant.
+    layout: list[RRset | int] = []
     shared_routing: dict[str, dict[str, tuple[RoutingMember, ...]]] = {}
-    groups_at: list[tuple[int, str, str, _RoutingGroup]] = []
-    for i, (_, name, rtype, entry) in enumerate(entries):
+    geo_sets: list[tuple[str, str, _RoutingGroup]] = []
+    for name, rtype, entry in entries:
         if isinstance(entry, RRset):
             layout.append(entry)
         elif entry.by_geo is None:
-            routed = tuple(sorted(entry.weighted, key=lambda m: m.set))
+            routed = _routed(entry, tuple(range(len(entry.members))), False)
             layout.append(_routed_rrset(name, rtype, routed))
             if len(routed) > 1:
                 shared_routing.setdefault(name, {})[rtype] = routed
         else:
-            layout.append(None)
-            groups_at.append((i, name, rtype, entry))
-    records: dict[str, tuple[RRset, ...]] = {}
+            layout.append(len(geo_sets))
+            geo_sets.append((name, rtype, entry))
+    variants = variants_for(ep for _, _, group in geo_sets for ep in group.members)
+
+    slots: dict[str, tuple[RRset | None, ...]] = {}
     routing: dict[str, dict[str, dict[str, tuple[RoutingMember, ...]]]] = {}
-    # Variants mostly resolve a group the same way: share the RRset object (render formats it once).
+    # Variants mostly resolve a set the same way: share the RRset object (render formats it once).
     resolved: dict[tuple[int, bool, tuple[int, ...]], tuple[RRset, tuple[RoutingMember, ...]]] = {}
     for variant in variants:
-        rrsets = layout.copy()
+        fills: list[RRset | None] = []
         weighted = dict(shared_routing)  # inner maps are shared until a geo set of the same name is added
-        absent = False
-        for i, name, rtype, group in groups_at:
-            indices, equal = keep_positions(group.by_geo, len(group.members), variant, settings.geo_fallback)
-            if not indices:
-                absent = True  # fallback `nodata`: the name/type is absent in this variant
+        for slot, (name, rtype, group) in enumerate(geo_sets):
+            positions, equal = keep_positions(group.by_geo, len(group.members), variant, settings.geo_fallback)
+            if not positions:
+                fills.append(None)  # fallback `nodata`: the name/type is absent in this variant
                 continue
-            memo_key = (i, equal, indices)
-            if memo_key not in resolved:
-                source = group.equal if equal else group.weighted
-                routed = tuple(sorted((source[j] for j in indices), key=lambda m: m.set))
-                resolved[memo_key] = (_routed_rrset(name, rtype, routed), routed)
-            rrset, routed = resolved[memo_key]
-            rrsets[i] = rrset
+            memo_key = (slot, equal, positions)
+            found = resolved.get(memo_key)
+            if found is None:
+                routed = _routed(group, positions, equal)
+                found = resolved[memo_key] = (_routed_rrset(name, rtype, routed), routed)
+            rrset, routed = found
+            fills.append(rrset)
             if len(routed) > 1:
                 types = weighted.get(name)
                 if types is None:
@@ -350,14 +432,14 @@ def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
                     if types is shared_routing.get(name):
                         types = weighted[name] = dict(types)
                     types[rtype] = routed
-        filled = [r for r in rrsets if r is not None] if absent else cast(list[RRset], rrsets)
-        records[variant.name] = tuple(filled)
+        slots[variant.name] = tuple(fills)
         routing[variant.name] = weighted
     return ResolvedZone(
         name=zone,
         soa=soa,
         variants=variants,
-        records=records,
+        layout=tuple(layout),
+        slots=slots,
         routing=routing,
         issues=tuple(issues),
     )
