@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from bisect import bisect_right
 from functools import lru_cache
 
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -31,8 +32,16 @@ def _power(exponent: int) -> int:
     return int(36**exponent)  # int() only for the type checker: ** of ints may be a float
 
 
+# 36**0 .. 36**100: a number below 36**k has at most k digits, so for every digest up to 64 bytes (512 bits,
+# 99 digits) the digit count is one binary search away.
+_POWERS = tuple(36**k for k in range(101))
+
+
 def _digit_count(number: int) -> int:
-    """How many base36 digits `number` has (0 for 0): estimated from its bit length, then made exact."""
+    """How many base36 digits `number` has (0 for 0)."""
+    if number < _POWERS[-1]:
+        return bisect_right(_POWERS, number)
+    # Beyond the table: estimated from the bit length, then made exact.
     count = int(number.bit_length() / _BITS_PER_DIGIT)
     while count > 0 and _power(count - 1) > number:
         count -= 1
@@ -55,7 +64,7 @@ def base36_bytes(data: bytes, length: int | None = None) -> str:
     # Dropping the low digits with one division leaves exactly the leading digits wanted.
     surplus = _digit_count(number) - (length - len(zeros))
     if surplus > 0:
-        number //= _power(surplus)
+        number //= _POWERS[surplus] if surplus < len(_POWERS) else _power(surplus)
     return zeros + _base36_number(number)
 
 

@@ -428,6 +428,18 @@ def _collect(keys: dict[_Key, _KeyMerge]) -> _Merged:
     return merged
 
 
+def _endpoints(keys: Mapping[_Key, _KeyMerge]) -> tuple[Endpoint, ...]:
+    """`_collect(keys).endpoints()` without the reports: the data and registry TXT endpoints, sorted by key."""
+    found = [key_merge.endpoint for key_merge in keys.values()]
+    txt_by_key: dict[_Key, Endpoint] = {}
+    for key_merge in keys.values():
+        for txt_key, txt in key_merge.txt:
+            if txt_key not in keys:
+                txt_by_key.setdefault(txt_key, txt)
+    found += txt_by_key.values()
+    return tuple(sorted(found, key=_BY_KEY))
+
+
 def _txt_left_out(txt: Endpoint, key: _Key, why: str) -> Issue:
     return Issue(
         txt.origins[0],
@@ -931,7 +943,7 @@ def _authoritative_records(
     for (namespace, root), members in sorted(groups.items()):
         zone = members[0].zone
         digest = root_host_hash(root)
-        merged = by_group.get((namespace, root)) or _Merged()
+        endpoints = by_group.get((namespace, root), ())
         labels = {
             LABEL_AUTHORITATIVE: "true",
             LABEL_AUTHORITATIVE_HASH: digest,
@@ -945,14 +957,15 @@ def _authoritative_records(
                 root_host=root,
                 zone=zone,
                 labels=sorted_items(labels),
-                endpoints=merged.endpoints(),
+                endpoints=endpoints,
             )
         )
     return records
 
 
-def _group_merges(zones: Mapping[str, _ZoneMerge]) -> dict[tuple[str, str], _Merged]:
-    """The kept contributions merged by group (namespace, root) and key, from the zones' per-key merges.
+def _group_merges(zones: Mapping[str, _ZoneMerge]) -> dict[tuple[str, str], tuple[Endpoint, ...]]:
+    """The endpoints of each group (namespace, root): its kept contributions merged by key, from the zones'
+    per-key merges.
 
     A key's kept contributions are a subsequence of its zone merge's (same merge order), so a key whose
     contributions all come from one group and were all kept has that group's merge already: the zone's.
@@ -968,7 +981,7 @@ def _group_merges(zones: Mapping[str, _ZoneMerge]) -> dict[tuple[str, str], _Mer
                 if not kept:
                     continue
             first = kept[0].group
-            if all(c.group == first for c in kept):
+            if len(kept) == 1 or all(c.group == first for c in kept):
                 whole = kept is key_merge.contributions or key_merge.merges(kept)
                 by_group[first][key] = key_merge if whole else _merge_key(key, kept)
                 continue
@@ -977,14 +990,14 @@ def _group_merges(zones: Mapping[str, _ZoneMerge]) -> dict[tuple[str, str], _Mer
                 split[c.group].append(c)
             for group, members in split.items():
                 by_group[group][key] = _merge_key(key, members)
-    return {group: _collect(keys) for group, keys in by_group.items()}
+    return {group: _endpoints(keys) for group, keys in by_group.items()}
 
 
 def _group_merges_by_record(
     zones: Mapping[str, _ZoneMerge],
     groups: Mapping[tuple[str, str], list[_Candidate]],
     group_of: Mapping[Origin, tuple[str, str]],
-) -> dict[tuple[str, str], _Merged]:
+) -> dict[tuple[str, str], tuple[Endpoint, ...]]:
     """`_group_merges` when record origins repeat: each kept contribution goes to the group of the last
     candidate with its record origin, and each group is merged from its contributions again."""
     kept_by_group: dict[tuple[str, str], list[_Contribution]] = defaultdict(list)
@@ -992,7 +1005,7 @@ def _group_merges_by_record(
         for contribution in zone.kept:
             kept_by_group[group_of[contribution.record]].append(contribution)
     return {
-        group: _merge_contributions(kept_by_group[group], zones[members[0].zone].keys)
+        group: _merge_contributions(kept_by_group[group], zones[members[0].zone].keys).endpoints()
         for group, members in groups.items()
     }
 

@@ -161,8 +161,9 @@ def parse_dnsrecord(raw: RawObject, cluster: str) -> SourceRecord:
         raw_endpoints = []
     seen: dict[tuple[str, str, str], int] = {}  # by endpoint key (a plain tuple: same hash and equality)
     root = strip_wildcard(root_host)
+    cluster_name, namespace, name = origin.cluster, origin.namespace, origin.name
     for index, raw_ep in enumerate(raw_endpoints):
-        where = origin.at(index)
+        where = Origin(cluster_name, namespace, name, index)  # origin.at(index), without the method call
         before = len(issues)
         endpoint = _parse_endpoint(raw_ep, where, root, error)
         if endpoint is None or len(issues) > before:
@@ -328,11 +329,12 @@ def _parse_provider_specific(
         pairs.append((name, value))
     weight: int | None = None
     geo: str | None = None
-    names = [name for name, _ in pairs]
-    for key in (PS_WEIGHT, PS_GEO):
-        if names.count(key) > 1:
-            error(where, f"providerSpecific sets {key} more than once")
-            ok = False
+    if len(pairs) > 1:
+        names = [name for name, _ in pairs]
+        for key in (PS_WEIGHT, PS_GEO):
+            if names.count(key) > 1:
+                error(where, f"providerSpecific sets {key} more than once")
+                ok = False
     for name, value in pairs:
         if name == PS_WEIGHT and weight is None:
             if _UNSIGNED.fullmatch(value) and int(value) <= MAX_WEIGHT:
