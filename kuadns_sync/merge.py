@@ -608,7 +608,7 @@ class _ZoneIndex:
         """The record types at `name` (worked out once per name)."""
         found = self._types.get(name)
         if found is None:
-            found = self._types[name] = frozenset(ep.record_type for ep in self.by_name.get(name, ()))
+            found = self._types[name] = frozenset([ep.record_type for ep in self.by_name.get(name, ())])
         return found
 
     def delegated(self, name: str) -> bool:
@@ -657,10 +657,13 @@ def _cname_conflicts(index: _ZoneIndex, served: Sequence[_Contribution]) -> dict
 
 def _cname_graph(index: _ZoneIndex) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
+    zone, below, by_name = index.zone, "." + index.zone, index.by_name
     for ep in index.by_type["CNAME"]:
         edges = graph.setdefault(ep.dns_name, set())
         for target in ep.targets:
-            node = index.resolve(target) if is_same_or_under(target, index.zone) else None
+            if target != zone and not target.endswith(below):
+                continue  # out of zone: is_same_or_under(target, zone), spelled out for the common case
+            node = target if target in by_name else index.resolve(target)
             if node is not None and "CNAME" in index.types(node):
                 edges.add(node)
     return graph
@@ -798,11 +801,11 @@ def _warnings(index: _ZoneIndex, config: ZoneConfig, data: Sequence[Endpoint]) -
     """
     issues: list[Issue] = []
     zone = config.name
-    for ep in data:
-        if ep.record_type != "CNAME":
-            continue
+    for ep in index.by_type["CNAME"]:
         for target in ep.targets:
-            if is_same_or_under(target, zone) and index.resolve(target) is None and not index.delegated(target):
+            if target in index.by_name or not is_same_or_under(target, zone):
+                continue  # exists, or is not ours to judge
+            if index.resolve(target) is None and not index.delegated(target):
                 for origin in ep.origins:
                     issues.append(
                         Issue(
