@@ -20,7 +20,7 @@ import yaml
 
 from kuadns_sync.dev import manifests, openapi, protobuf, resources, tables
 from kuadns_sync.dev import status as errors
-from kuadns_sync.dev.codec import encode
+from kuadns_sync.dev.codec import decode, encode
 from kuadns_sync.dev.registry import Registry, WriteOptions
 from kuadns_sync.dev.resources import ResourceType
 from kuadns_sync.dev.selectors import SelectorError, parse_field_selector, parse_label_selector
@@ -276,7 +276,7 @@ class Api:
         try:
             if ctype in ("application/yaml", "application/x-yaml"):
                 return manifests.load(req.body)
-            return json.loads(req.body or b"null")
+            return decode(req.body or b"null")
         except (ValueError, yaml.YAMLError) as exc:
             raise errors.bad_request(f"error decoding request body: {exc}") from exc
 

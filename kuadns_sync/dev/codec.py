@@ -1,10 +1,13 @@
-"""JSON bytes of the emulator's objects: the compact UTF-8 text every response, list and watch event carries,
-and deep copies of JSON values.
+"""JSON of the emulator: request bodies to values, objects to the compact UTF-8 text every response, list and
+watch event carries, and deep copies of JSON values.
 
-Pure, no I/O. `encode` uses orjson (optional; several times faster than the json module on a DNSRecord) and
-the json module wherever orjson would write something else: non-string keys, integers beyond 64 bits, NaN
-and infinities (orjson writes those as null). Floats keep their values; those below 1e-4 or from 1e16 on are
-printed as orjson prints them (1e16, 0.00001), not as Python's repr (1e+16, 1e-05): both are the same JSON number.
+Pure, no I/O. orjson (optional) is several times faster than the json module on a DNSRecord; it is used where
+its answer is the json module's. `decode` gives json.loads's value or error: orjson reads everything else the
+same, and where it would not (NaN, infinities, lone surrogates, a byte order mark, other encodings) it fails
+and json.loads answers; numbers with 19 digits or more in a row (orjson reads integers beyond 64 bits as
+floats) go to json.loads at once. `encode` writes json.dumps's bytes except for floats below 1e-4 or from 1e16
+on, printed as orjson prints them (1e16, 0.00001, not 1e+16, 1e-05: the same JSON numbers); non-string keys,
+integers beyond 64 bits, NaN and infinities (orjson would write null) go to the json module.
 """
 
 from __future__ import annotations
@@ -18,6 +21,19 @@ except ImportError:  # the json module alone gives the same values
     orjson = None  # type: ignore[assignment]
 
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+# Every digit to b"0", everything else to b"x": a run of 19 b"0" marks a number orjson may read otherwise.
+_DIGITS = bytes(48 if 48 <= byte <= 57 else 120 for byte in range(256))
+_LONG_NUMBER = b"0" * 19
+
+
+def decode(raw: bytes) -> Any:
+    """The JSON value of `raw` (what json.loads returns). Raises what json.loads raises (ValueError)."""
+    if orjson is not None and _LONG_NUMBER not in raw.translate(_DIGITS):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # json.loads answers: an error, or a value orjson does not read (NaN, a lone surrogate, ...)
+    return json.loads(raw)
 
 
 def encode(obj: Any) -> bytes:

@@ -22,7 +22,7 @@ import yaml
 from kuadns_sync.dev import manifests, validation
 from kuadns_sync.dev import patch as patches
 from kuadns_sync.dev import status as errors
-from kuadns_sync.dev.codec import clone, encode
+from kuadns_sync.dev.codec import clone, decode, encode
 from kuadns_sync.dev.resources import CRDS, NAMESPACES, ResourceType, crd_status
 from kuadns_sync.dev.selectors import FieldSelector, LabelSelector, field_value
 from kuadns_sync.dev.store import Entry, Expired, Store, decode_continue, encode_continue
@@ -366,7 +366,7 @@ class Registry:
         if content_type not in accepted:
             raise errors.unsupported_media_type(content_type, accepted)
         try:
-            document = manifests.load(raw) if content_type == APPLY_PATCH else json.loads(raw or b"null")
+            document = manifests.load(raw) if content_type == APPLY_PATCH else decode(raw or b"null")
         except (ValueError, yaml.YAMLError) as exc:
             raise errors.bad_request(f"error decoding patch: {exc}") from exc
         if content_type == APPLY_PATCH:
