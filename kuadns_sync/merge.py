@@ -39,6 +39,7 @@ from kuadns_sync.model import (
     SourceRecord,
     ZoneConfig,
     ZoneView,
+    new_endpoint,
     sorted_items,
 )
 from kuadns_sync.names import (
@@ -562,9 +563,7 @@ def _merge_key(key: _Key, contributions: list[_Contribution]) -> _KeyMerge:
         label_items = sorted_items(labels)
     else:
         label_items = _owner_labels(owners)
-    # Positional (once per key, the hot path): dnsName, type, targets, TTL, setIdentifier, weight, geo, labels,
-    # providerSpecific, origins.
-    endpoint = Endpoint(
+    endpoint = new_endpoint(  # once per key: the fast constructor
         dns_name,
         record_type,
         targets,

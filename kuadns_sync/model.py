@@ -8,7 +8,7 @@ form everywhere: lower-case, no trailing dot (as DNSRecord and external-dns writ
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, NamedTuple, TypedDict
 
 # Label and key facts (kuadrant-coredns.md §1.7, §2.4).
@@ -166,6 +166,55 @@ class Endpoint:
         if self.provider_specific:
             raw["providerSpecific"] = [{"name": n, "value": v} for n, v in self.provider_specific]
         return raw
+
+
+def new_endpoint(
+    dns_name: str,
+    record_type: str,
+    targets: tuple[str, ...],
+    ttl: int,
+    set_identifier: str,
+    weight: int | None,
+    geo: str | None,
+    labels: tuple[tuple[str, str], ...],
+    provider_specific: tuple[tuple[str, str], ...],
+    origins: tuple[Origin, ...],
+) -> Endpoint:
+    """`Endpoint(...)` with every field given: the same object, built in about half the time.
+
+    For the hot paths only (parse and merge build three endpoints per source endpoint). A frozen dataclass's
+    `__init__` stores each field through `object.__setattr__`; this stores each slot through its own
+    descriptor. tests/unit/test_model.py checks that both agree on every field.
+    """
+    endpoint: Endpoint = _new_object(Endpoint)
+    (
+        set_dns_name,
+        set_record_type,
+        set_targets,
+        set_ttl,
+        set_set_identifier,
+        set_weight,
+        set_geo,
+        set_labels,
+        set_provider_specific,
+        set_origins,
+    ) = _ENDPOINT_SLOTS
+    set_dns_name(endpoint, dns_name)
+    set_record_type(endpoint, record_type)
+    set_targets(endpoint, targets)
+    set_ttl(endpoint, ttl)
+    set_set_identifier(endpoint, set_identifier)
+    set_weight(endpoint, weight)
+    set_geo(endpoint, geo)
+    set_labels(endpoint, labels)
+    set_provider_specific(endpoint, provider_specific)
+    set_origins(endpoint, origins)
+    return endpoint
+
+
+_new_object = object.__new__
+# The slot descriptors' setters, in field order (the order `new_endpoint` unpacks them in).
+_ENDPOINT_SLOTS: tuple[Any, ...] = tuple(vars(Endpoint)[f.name].__set__ for f in fields(Endpoint))
 
 
 @dataclass(frozen=True, slots=True)

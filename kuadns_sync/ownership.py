@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from kuadns_sync.hashing import short_hash
-from kuadns_sync.model import OWNER_LABEL, Endpoint, EndpointKey
+from kuadns_sync.model import OWNER_LABEL, Endpoint, EndpointKey, new_endpoint
 
 TXT_PREFIX = "kuadrant-"
 WILDCARD_REPLACEMENT = "wildcard"
@@ -68,9 +68,7 @@ def txt_endpoint(data: Endpoint, owner_id: str) -> Endpoint:
     weight/geo stay None: the copied providerSpecific is for upstream tooling, and the TXT RRset must
     not become a routing set in the served zone.
     """
-    # Positional (once per owner of every merged key): dnsName, type, targets, TTL, setIdentifier, weight, geo,
-    # labels, providerSpecific, origins.
-    return Endpoint(
+    return new_endpoint(  # once per owner of every merged key: the fast constructor
         txt_name(owner_id, data.record_type, data.dns_name),
         "TXT",
         _txt_targets(owner_id, data.labels),
