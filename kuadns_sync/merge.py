@@ -452,8 +452,9 @@ def _txt_left_out(txt: Endpoint, key: _Key, why: str) -> Issue:
 
 def _txt_name_problem(name: str) -> str | None:
     """Length limits of a registry TXT name; its characters are the (valid) data name's plus the prefix."""
-    first = name.partition(".")[0]
-    if len(first) > MAX_LABEL_LENGTH:
+    dot = name.find(".")
+    if (dot if dot >= 0 else len(name)) > MAX_LABEL_LENGTH:
+        first = name.partition(".")[0]
         return f'label "{first}" is {len(first)} characters long (max {MAX_LABEL_LENGTH})'
     if len(name) > MAX_NAME_LENGTH:
         return f"the name is {len(name)} characters long (max {MAX_NAME_LENGTH})"

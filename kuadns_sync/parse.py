@@ -11,6 +11,7 @@ import binascii
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from kuadns_sync.geocodes import CONTINENTS, COUNTRY_CONTINENT
@@ -355,7 +356,14 @@ def _parse_provider_specific(
     if weight is not None and geo is not None:
         error(where, "both weight and geo-code are set; an endpoint is either weighted or geo-routed")
         ok = False
-    return tuple(pairs), weight, geo, ok
+    return _shared_pairs(tuple(pairs)), weight, geo, ok
+
+
+@lru_cache(maxsize=4096)
+def _shared_pairs(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """One tuple per distinct providerSpecific list: a few weights and geo codes recur on thousands of endpoints
+    (and live on in the merged endpoints and registry TXT)."""
+    return pairs
 
 
 def geo_code_ok(value: str) -> bool:
@@ -461,16 +469,19 @@ def _caa_target(target: str) -> tuple[str | None, str]:
 
 def _check_cname_exclusive(endpoints: list[Endpoint], error: _Report) -> None:
     """RFC 1034 §3.6.2: within one record, a name with a CNAME holds no other data."""
-    by_name: dict[str, set[str]] = {}
+    cnames = {ep.dns_name for ep in endpoints if ep.record_type == "CNAME"}
+    others: dict[str, set[str]] = {}  # the other types at names with a CNAME
     for ep in endpoints:
-        by_name.setdefault(ep.dns_name, set()).add(ep.record_type)
+        if ep.record_type != "CNAME" and ep.dns_name in cnames:
+            others.setdefault(ep.dns_name, set()).add(ep.record_type)
+    if not others:
+        return
     for ep in endpoints:
-        others = by_name[ep.dns_name] - {"CNAME"}
-        if ep.record_type == "CNAME" and others:
+        if ep.record_type == "CNAME" and ep.dns_name in others:
             error(
                 ep.origins[0],
-                f'CNAME at "{ep.dns_name}" cannot coexist with {", ".join(sorted(others))} at the same name '
-                "(RFC 1034 §3.6.2)",
+                f'CNAME at "{ep.dns_name}" cannot coexist with {", ".join(sorted(others[ep.dns_name]))} at the '
+                "same name (RFC 1034 §3.6.2)",
             )
 
 
