@@ -163,6 +163,11 @@ _C_ENCODER: Any = (
 )
 
 
+class JSONText(str):
+    """Compact JSON made elsewhere (sorted keys, dump_json's separators): dump_json writes it as it is
+    where it stands for a value of an expanded level (inside a compact value it would be a string)."""
+
+
 def _encode(value: Any) -> str:
     """Compact JSON of one value: `_COMPACT.encode(value)`."""
     if _C_ENCODER is None:
@@ -170,20 +175,25 @@ def _encode(value: Any) -> str:
     return "".join(_C_ENCODER(value, 0))
 
 
+def _leaf(value: Any) -> str:
+    """A value written compact on its line."""
+    return value if value.__class__ is JSONText else _encode(value)
+
+
 def _dump(value: Any, depth: int, indent: str) -> str:
     if depth <= 0 or not value or not isinstance(value, dict | list):
-        return _encode(value)
+        return _leaf(value)
     inner = indent + "  "
     # At the last expanded level every item is one C-encoder call: no recursion for the bulk of the items.
     # Keys are strings (JSON object keys); encode_basestring is what the encoder applies to them.
     if isinstance(value, dict):
         if depth == 1:
-            items = [f"{inner}{encode_basestring(k)}: {_encode(value[k])}" for k in sorted(value)]
+            items = [f"{inner}{encode_basestring(k)}: {_leaf(value[k])}" for k in sorted(value)]
         else:
             items = [f"{inner}{encode_basestring(k)}: {_dump(value[k], depth - 1, inner)}" for k in sorted(value)]
         return "{\n" + ",\n".join(items) + "\n" + indent + "}"
     if depth == 1:
-        items = [inner + _encode(v) for v in value]
+        items = [inner + _leaf(v) for v in value]
     else:
         items = [inner + _dump(v, depth - 1, inner) for v in value]
     return "[\n" + ",\n".join(items) + "\n" + indent + "]"

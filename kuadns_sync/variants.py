@@ -169,13 +169,14 @@ _LABEL_JOIN = "\x01"
 _TYPE_JOIN = "\x00"
 
 
-def zone_order_key(name: str, rtype: str) -> str:
-    """Zone-file order of an RRset as one string: name_sort_key, then SOA, NS, other types by name."""
+def zone_order_key(key: tuple[str, str]) -> str:
+    """Zone-file order of the RRset (name, type) as one string: name_sort_key, then SOA, NS, other types."""
+    name, rtype = key
     return _LABEL_JOIN.join(name.split(".")[::-1]) + _TYPE_JOIN + str(_TYPE_ORDER.get(rtype, 2)) + rtype
 
 
-def _tuple_order_key(name: str, rtype: str) -> tuple[tuple[str, ...], int, str]:
-    return name_sort_key(name), _TYPE_ORDER.get(rtype, 2), rtype
+def _tuple_order_key(key: tuple[str, str]) -> tuple[tuple[str, ...], int, str]:
+    return name_sort_key(key[0]), _TYPE_ORDER.get(key[1], 2), key[1]
 
 
 def _ttl(ep: Endpoint, settings: Settings) -> int:
@@ -204,20 +205,32 @@ def geo_index(members: Sequence[Endpoint]) -> dict[str, tuple[int, ...]] | None:
     return {code: tuple(positions) for code, positions in index.items()}
 
 
+def geo_precedence(variant: Variant) -> tuple[str, ...]:
+    """The geo codes that match a client of `variant`, most specific first: country, continent, `*`."""
+    codes = [variant.country] if variant.country else []
+    if variant.continent:
+        codes.append(f"GEO-{variant.continent}")
+    return (*codes, WILDCARD_GEO)
+
+
 def keep_positions(
     by_geo: Mapping[str, tuple[int, ...]] | None, count: int, variant: Variant, fallback: GeoFallback
 ) -> tuple[tuple[int, ...], bool]:
     """Positions of the members a client of `variant` may get: most specific geo match (country, then
     continent), else `*`, else the fallback. Returns (positions, equal); `equal` means fallback `any` applied
     (weights ignored, equal chance)."""
+    return _keep(by_geo, count, geo_precedence(variant), fallback)
+
+
+def _keep(
+    by_geo: Mapping[str, tuple[int, ...]] | None, count: int, precedence: tuple[str, ...], fallback: GeoFallback
+) -> tuple[tuple[int, ...], bool]:
     if by_geo is None:
         return tuple(range(count)), False
-    if variant.country and variant.country in by_geo:
-        return by_geo[variant.country], False
-    if variant.continent and (continent := f"GEO-{variant.continent}") in by_geo:
-        return by_geo[continent], False
-    if WILDCARD_GEO in by_geo:
-        return by_geo[WILDCARD_GEO], False
+    for code in precedence:
+        positions = by_geo.get(code)
+        if positions is not None:
+            return positions, False
     if fallback == "any":
         return tuple(range(count)), True
     return (), False
@@ -339,8 +352,6 @@ def _routed(group: _RoutingGroup, positions: tuple[int, ...], equal: bool) -> tu
     return tuple(sorted(kept, key=_set_of))
 
 
-_Entry = tuple[str, str, RRset | _RoutingGroup]
-
 
 def _group(endpoints: Iterable[Endpoint]) -> dict[tuple[str, str], list[Endpoint]]:
     """Endpoints by (name, type), in input order."""
@@ -355,13 +366,15 @@ def _group(endpoints: Iterable[Endpoint]) -> dict[tuple[str, str], list[Endpoint
     return groups
 
 
-def _sort_zone_order(entries: list[_Entry]) -> None:
-    """Sort (name, type, ...) entries into zone-file order (each (name, type) occurs once)."""
-    names = "".join(name for name, _, _ in entries)
+def _in_zone_order(keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(name, type) pairs sorted into zone-file order (each pair once)."""
+    pairs = list(keys)
+    names = "".join(name for name, _ in pairs)
     if _LABEL_JOIN in names or _TYPE_JOIN in names:
-        entries.sort(key=lambda entry: _tuple_order_key(entry[0], entry[1]))
+        pairs.sort(key=_tuple_order_key)
     else:
-        entries.sort(key=lambda entry: zone_order_key(entry[0], entry[1]))
+        pairs.sort(key=zone_order_key)
+    return pairs
 
 
 def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
@@ -374,35 +387,38 @@ def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
     zone = view.config.name
     groups = _group(view.endpoints)  # merge keeps only names in the zone (ZoneView's contract)
     soa, apex_extra, issues = _apex(view, settings, groups.keys())
-    entries: list[_Entry] = [(rrset.name, rrset.rtype, rrset) for rrset in apex_extra]
-    for (name, rtype), members in groups.items():
-        if len(members) > 1:
-            members.sort(key=_set_identifier)
-        elif members[0].geo is None and members[0].weight is None:  # most names: one plain endpoint
-            entries.append((name, rtype, _plain_rrset(name, rtype, members, settings)))
-            continue
-        if _is_routing(members):
-            entries.append((name, rtype, _prepare_group(members, settings)))
-        else:
-            entries.append((name, rtype, _plain_rrset(name, rtype, members, settings)))
-    _sort_zone_order(entries)
+    extra: dict[tuple[str, str], list[RRset]] = {}  # a list: a nameserver configured twice is written twice
+    for rrset in apex_extra:
+        extra.setdefault((rrset.name, rrset.rtype), []).append(rrset)
 
     # Plain RRsets and routing sets without geo codes are the same in every variant: laid out once.
     # Geo routing sets get a slot each, filled per variant.
     layout: list[RRset | int] = []
     shared_routing: dict[str, dict[str, tuple[RoutingMember, ...]]] = {}
     geo_sets: list[tuple[str, str, _RoutingGroup]] = []
-    for name, rtype, entry in entries:
-        if isinstance(entry, RRset):
-            layout.append(entry)
-        elif entry.by_geo is None:
-            routed = _routed(entry, tuple(range(len(entry.members))), False)
+    for key in _in_zone_order([*groups, *extra]):
+        members = groups.get(key)
+        if members is None:
+            layout += extra[key]
+            continue
+        name, rtype = key
+        if len(members) > 1:
+            members.sort(key=_set_identifier)
+        elif members[0].geo is None and members[0].weight is None:  # most names: one plain endpoint
+            layout.append(_plain_rrset(name, rtype, members, settings))
+            continue
+        if not _is_routing(members):
+            layout.append(_plain_rrset(name, rtype, members, settings))
+            continue
+        group = _prepare_group(members, settings)
+        if group.by_geo is None:
+            routed = _routed(group, tuple(range(len(members))), False)
             layout.append(_routed_rrset(name, rtype, routed))
             if len(routed) > 1:
                 shared_routing.setdefault(name, {})[rtype] = routed
         else:
             layout.append(len(geo_sets))
-            geo_sets.append((name, rtype, entry))
+            geo_sets.append((name, rtype, group))
     variants = variants_for(ep for _, _, group in geo_sets for ep in group.members)
 
     slots: dict[str, tuple[RRset | None, ...]] = {}
@@ -410,10 +426,11 @@ def resolve_zone(view: ZoneView, settings: Settings) -> ResolvedZone:
     # Variants mostly resolve a set the same way: share the RRset object (render formats it once).
     resolved: dict[tuple[int, bool, tuple[int, ...]], tuple[RRset, tuple[RoutingMember, ...]]] = {}
     for variant in variants:
+        precedence = geo_precedence(variant)
         fills: list[RRset | None] = []
         weighted = dict(shared_routing)  # inner maps are shared until a geo set of the same name is added
         for slot, (name, rtype, group) in enumerate(geo_sets):
-            positions, equal = keep_positions(group.by_geo, len(group.members), variant, settings.geo_fallback)
+            positions, equal = _keep(group.by_geo, len(group.members), precedence, settings.geo_fallback)
             if not positions:
                 fills.append(None)  # fallback `nodata`: the name/type is absent in this variant
                 continue
