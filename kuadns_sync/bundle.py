@@ -144,6 +144,36 @@ def routing_to_json(zone: str, routing: Routing) -> dict[str, Any]:
     }
 
 
+def routing_json(zone: str, routing: Routing) -> str:
+    """The text of routing.json: `dump_json(routing_to_json(zone, routing))`, with each weighted set
+    encoded once however many variants hold it (they share the member tuples)."""
+    members_text: dict[int, str] = {}  # id(members) -> JSON; every tuple stays alive in `routing` meanwhile
+
+    def types_text(types: Mapping[str, tuple[RoutingMember, ...]]) -> JSONText:
+        items = []
+        for rtype in sorted(types):
+            members = types[rtype]
+            text = members_text.get(id(members))
+            if text is None:
+                text = members_text[id(members)] = "[" + ", ".join([_member_json(m) for m in members]) + "]"
+            items.append(f"{encode_basestring(rtype)}: {text}")
+        return JSONText("{" + ", ".join(items) + "}")
+
+    variants = {
+        variant: {name: types_text(types) for name, types in names.items()} for variant, names in routing.items()
+    }
+    return dump_json({"zone": zone, "variants": variants})
+
+
+def _member_json(member: RoutingMember) -> str:
+    """A member as routing_to_json writes it (keys sorted)."""
+    rdata = ", ".join(map(encode_basestring, member.rdata))
+    return (
+        f'{{"rdata": [{rdata}], "set": {encode_basestring(member.set)}, "ttl": {member.ttl}, '
+        f'"weight": {member.weight}}}'
+    )
+
+
 def dump_json(document: Any, depth: int = 3) -> str:
     """Canonical JSON text for bundle files: sorted keys, the first `depth` levels one item a line, deeper
     values compact on their line (readable diffs, and the C encoder does the bulk of the work)."""

@@ -20,7 +20,7 @@ from kuadns_sync.bundle import (
     Bundle,
     dump_json,
     read_bundle,
-    routing_to_json,
+    routing_json,
     sha256_hex,
     write_generation,
 )
@@ -120,8 +120,10 @@ def _assemble(
         resolved = resolve_zone(view, settings)
         issues += resolved.issues
         texts = render_variants(resolved, settings.default_ttl)
-        routing_text = dump_json(routing_to_json(resolved.name, resolved.routing))
-        zone_hash = _zone_hash(texts, routing_text)
+        # Each text is dropped once encoded, each encoding once the serial is in: one extra copy at a time.
+        encoded = {name: texts.pop(name).encode("utf-8") for name in list(texts)}
+        routing_text = routing_json(resolved.name, resolved.routing)
+        zone_hash = _zone_hash(encoded, routing_text)
         prev_zone = previous.zone(resolved.name) if previous is not None else None
         if prev_zone is not None and prev_zone.content_hash == zone_hash:
             serial = prev_zone.serial
@@ -129,8 +131,9 @@ def _assemble(
             serial = next_serial(prev_zone.serial if prev_zone else None, now)
         serials[resolved.name] = serial
         zone_files: dict[str, bytes] = {}
-        for name in list(texts):  # each text is dropped once encoded: one copy of the zone data at a time
-            zone_files[f"{name}.zone"] = texts.pop(name).replace(SERIAL_PLACEHOLDER, str(serial)).encode("utf-8")
+        placeholder, serial_text = SERIAL_PLACEHOLDER.encode(), str(serial).encode()
+        for name in list(encoded):
+            zone_files[f"{name}.zone"] = encoded.pop(name).replace(placeholder, serial_text)
         zone_files["routing.json"] = routing_text.encode("utf-8")
         for name, data in zone_files.items():
             files[f"zones/{resolved.name}/{name}"] = data
@@ -160,12 +163,12 @@ def _assemble(
     return BuiltBundle(files=files, content_hash=content_hash, serials=serials, issues=tuple(sorted(set(issues))))
 
 
-def _zone_hash(texts: Mapping[str, str], routing_text: str) -> str:
+def _zone_hash(texts: Mapping[str, bytes], routing_text: str) -> str:
     """sha256 of `variant NUL text NUL ... routing`, fed piece by piece (no joined copy of the zone data)."""
     digest = hashlib.sha256()
     for variant in sorted(texts):
         digest.update(f"{variant}\0".encode())
-        digest.update(texts[variant].encode("utf-8"))
+        digest.update(texts[variant])
         digest.update(b"\0")
     digest.update(routing_text.encode("utf-8"))
     return digest.hexdigest()

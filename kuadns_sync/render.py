@@ -47,6 +47,8 @@ def relative_owner(name: str, zone: str) -> str:
 def rrset_lines(rrset: RRset, owner: str, width: int) -> list[str]:
     """Zone-file lines of one RRset (owner relative to the origin, padded to `width`)."""
     prefix = f"{owner:<{width}} {rrset.ttl:>6} IN {rrset.rtype:<5} "
+    if len(rrset.rdata) == 1 and not rrset.alternatives:  # most RRsets
+        return [prefix + rrset.rdata[0]]
     lines = [prefix + rdata for rdata in rrset.rdata]
     if rrset.alternatives:
         lines.insert(0, f"; weighted set {owner} {rrset.rtype}: one member below is chosen per answer")
