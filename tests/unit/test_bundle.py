@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kuadns_sync.bundle import (
     FORMAT,
+    JSONText,
     RoutingMember,
     dump_json,
     read_bundle,
     resolve_generation,
     routing_from_json,
+    routing_json,
     routing_to_json,
     sha256_hex,
     write_generation,
@@ -113,3 +118,68 @@ def test_a_parallel_build_gives_the_same_bytes(case: str) -> None:
     assert any(path.startswith("authoritative/") for path in serial.files)
     assert parallel.files == serial.files
     assert parallel.content_hash == serial.content_hash
+
+
+# --- dump_json / routing_json: the same text as the json module, whichever way it is built ---
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=25,
+)
+
+
+def _reference_dump(value: Any, depth: int, indent: str = "") -> str:
+    """The layout of dump_json spelled out with json.dumps: `depth` levels one item a line, the rest compact."""
+    if depth <= 0 or not value or not isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    inner = indent + "  "
+    if isinstance(value, dict):
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_reference_dump(v, depth - 1, inner)}"
+                 for k, v in sorted(value.items())]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    items = [inner + _reference_dump(v, depth - 1, inner) for v in value]
+    return "[\n" + ",\n".join(items) + "\n" + indent + "]"
+
+
+@settings(max_examples=150, deadline=None)
+@given(document=_JSON, depth=st.integers(min_value=0, max_value=4))
+def test_dump_json_is_the_json_modules_text_in_its_layout(document: Any, depth: int) -> None:
+    text = dump_json(document, depth)
+    assert text == _reference_dump(document, depth) + "\n"
+    assert json.loads(text) == document
+
+
+def test_dump_json_writes_json_text_values_as_they_are() -> None:
+    document = {"items": [JSONText('{"b": 1, "a": [2]}'), {"c": "d"}], "x": JSONText("[1, 2]")}
+    expected = '{\n  "items": [\n    {"b": 1, "a": [2]},\n    {"c": "d"}\n  ],\n  "x": [1, 2]\n}\n'
+    assert dump_json(document, 2) == expected
+
+
+_MEMBER = st.builds(
+    RoutingMember,
+    set=st.text(max_size=6),
+    weight=st.integers(min_value=0, max_value=1000),
+    ttl=st.integers(min_value=0, max_value=86400),
+    rdata=st.lists(st.text(max_size=8), max_size=3).map(tuple),
+)
+_MEMBERS = st.lists(_MEMBER, max_size=3).map(tuple)
+
+
+@st.composite
+def _routing(draw: st.DrawFn) -> dict[str, dict[str, dict[str, tuple[RoutingMember, ...]]]]:
+    """Variants holding weighted sets, some of them the very same tuples and maps (as resolve_zone shares them)."""
+    shared = draw(st.lists(_MEMBERS, min_size=1, max_size=3))
+    shared_types = {"CNAME": shared[0]}
+    types = st.dictionaries(st.sampled_from(["A", "AAAA", "CNAME", "TXT"]), st.sampled_from(shared) | _MEMBERS)
+    names = st.dictionaries(st.text(max_size=5), types | st.just(shared_types), max_size=4)
+    return draw(st.dictionaries(st.sampled_from(["default", "GEO-EU", "IE", "US"]), names, min_size=1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(routing=_routing())
+def test_routing_json_is_dump_json_of_routing_to_json(
+    routing: dict[str, dict[str, dict[str, tuple[RoutingMember, ...]]]],
+) -> None:
+    assert routing_json("z.test", routing) == dump_json(routing_to_json("z.test", routing))

@@ -5,16 +5,20 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kuadns_sync.model import Endpoint, Nameserver, Settings, ZoneConfig, ZoneView
+from kuadns_sync.model import Endpoint, GeoFallback, Nameserver, Settings, ZoneConfig, ZoneView
 from kuadns_sync.variants import (
     Variant,
     email_to_mailbox,
     geo_keep,
+    name_sort_key,
     rdata_text,
     resolve_zone,
     txt_rdata,
     variants_for,
+    zone_order_key,
 )
 
 ZONE = ZoneConfig("k.example.com", (Nameserver("ns1.k.example.com", ("192.0.2.53",)),))
@@ -159,3 +163,81 @@ def test_txt_targets_are_split_at_255_bytes_and_escaped() -> None:
 )
 def test_rdata_presentation(rtype: str, target: str, text: str) -> None:
     assert rdata_text(rtype, target) == text
+
+
+# --- zone order and the shared layout: the fast paths agree with the plain definitions ---
+
+_LABEL = st.text(alphabet="ab0-_*", min_size=1, max_size=3)
+_NAME = st.lists(_LABEL, min_size=1, max_size=4).map(".".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(pairs=st.lists(st.tuples(_NAME, st.sampled_from(["SOA", "NS", "A", "AAAA", "CNAME", "TXT"])), unique=True))
+def test_zone_order_key_sorts_as_the_label_tuples(pairs: list[tuple[str, str]]) -> None:
+    by_tuples = sorted(pairs, key=lambda p: (name_sort_key(p[0]), {"SOA": 0, "NS": 1}.get(p[1], 2), p[1]))
+    assert sorted(pairs, key=zone_order_key) == by_tuples
+
+
+def test_names_with_the_join_characters_still_sort_by_labels() -> None:
+    # As one string key these two names would tie; as labels, `a` (a prefix of `a\x01b`) comes first.
+    eps = (
+        Endpoint("a\x01b.k.example.com", "A", ("192.0.2.1",), 60),
+        Endpoint("b.a.k.example.com", "A", ("192.0.2.2",), 60),
+    )
+    resolved = resolve_zone(ZoneView(ZONE, eps), Settings(zones=(ZONE,)))
+    names = [r.name for r in resolved.records["default"] if r.name.endswith(".k.example.com") and r.rtype == "A"]
+    assert names == ["b.a.k.example.com", "a\x01b.k.example.com", "ns1.k.example.com"]
+
+
+def test_a_nameserver_configured_twice_is_written_twice() -> None:
+    ns = Nameserver("ns1.k.example.com", ("192.0.2.53",))
+    resolved = resolve_zone(ZoneView(ZoneConfig("k.example.com", (ns, ns)), ()), Settings(zones=(ZONE,)))
+    assert [(r.name, r.rtype) for r in resolved.records["default"]].count(("ns1.k.example.com", "A")) == 2
+
+
+_GEO = st.sampled_from(["IE", "US", "JP", "GEO-EU", "GEO-NA", "*"])
+
+
+@st.composite
+def _zone_endpoints(draw: st.DrawFn) -> tuple[Endpoint, ...]:
+    """A small zone: plain RRsets, weighted sets and geo sets (some without `*`), TXT with quotes."""
+    eps: list[Endpoint] = []
+    labels_ = st.lists(_LABEL.filter(lambda s: s != "*"), min_size=1, max_size=2)
+    names = draw(st.lists(labels_, max_size=6, unique_by=tuple))
+    for labels in names:
+        name = ".".join([*labels, "k.example.com"])
+        kind = draw(st.sampled_from(["plain", "plain", "txt", "weighted", "geo"]))
+        if kind == "plain":
+            targets = tuple(draw(st.lists(st.sampled_from(["192.0.2.1", "192.0.2.2"]), min_size=1, max_size=2)))
+            eps.append(Endpoint(name, "A", targets, draw(st.sampled_from([0, 60, 300]))))
+        elif kind == "txt":
+            eps.append(Endpoint(name, "TXT", (draw(st.sampled_from(['"owner=a"', "x" * 300, ""])),), 0))
+        else:
+            for i in range(draw(st.integers(min_value=1, max_value=4))):
+                geo = draw(_GEO) if kind == "geo" else None
+                weight = draw(st.integers(min_value=0, max_value=3)) if kind == "weighted" else None
+                eps.append(Endpoint(name, "CNAME", (f"t{i}.k.example.com",), 60, f"s{i}", weight=weight, geo=geo))
+    return tuple(eps)
+
+
+@settings(max_examples=80, deadline=None)
+@given(eps=_zone_endpoints(), fallback=st.sampled_from(["any", "nodata"]))
+def test_every_variant_holds_its_geo_choice_in_zone_order(eps: tuple[Endpoint, ...], fallback: GeoFallback) -> None:
+    settings_ = replace(Settings(zones=(ZONE,)), geo_fallback=fallback)
+    resolved = resolve_zone(ZoneView(ZONE, eps), settings_)
+    for variant in resolved.variants:
+        records = resolved.records_of(variant.name)
+        keys = [(name_sort_key(r.name), {"SOA": 0, "NS": 1}.get(r.rtype, 2), r.rtype) for r in records]
+        assert keys == sorted(keys) and len(set(keys)) == len(keys)
+        by_key = {(r.name, r.rtype): r for r in records}
+        for name in {ep.dns_name for ep in eps}:
+            members = sorted((ep for ep in eps if ep.dns_name == name), key=lambda ep: ep.set_identifier)
+            kept, _ = geo_keep(members, variant, fallback) if any(m.geo for m in members) else (members, False)
+            rrset = by_key.get((name, members[0].record_type))
+            if not kept:
+                assert rrset is None
+                continue
+            assert rrset is not None
+            written = {rd for r in (rrset, *(m for alt in rrset.alternatives for m in alt)) for rd in r.rdata}
+            if members[0].record_type == "CNAME":
+                assert written == {f"{t}." for m in kept for t in m.targets}
