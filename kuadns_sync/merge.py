@@ -412,12 +412,13 @@ def _collect(keys: dict[_Key, _KeyMerge]) -> _Merged:
     """The merges of `keys` (in key order) together, with their registry TXT endpoints: the first for each
     TXT key; none whose name is data (reported)."""
     merged = _Merged(keys)
+    data, served, issues = merged.data, merged.served, merged.issues
     for key_merge in keys.values():
-        merged.data.append(key_merge.endpoint)
-        merged.served += key_merge.served
+        data.append(key_merge.endpoint)
+        served += key_merge.served
         if key_merge.losers:
             merged.losers.update(key_merge.losers)
-        merged.issues += key_merge.issues
+        issues += key_merge.issues
     txt_by_key: dict[_Key, Endpoint] = {}
     for key, key_merge in keys.items():  # ordered by key, then owner
         for txt_key, txt in key_merge.txt:
@@ -588,19 +589,20 @@ class _ZoneIndex:
 
     def __init__(self, zone: str, endpoints: Sequence[Endpoint]) -> None:
         self.zone = zone
-        self.by_name: dict[str, list[Endpoint]] = defaultdict(list)
-        self.by_type: dict[str, list[Endpoint]] = {"CNAME": [], "NS": []}  # the checks look at these only
+        by_name: dict[str, list[Endpoint]] = defaultdict(list)
+        by_type: dict[str, list[Endpoint]] = {"CNAME": [], "NS": []}  # the checks look at these only
         for ep in endpoints:
-            self.by_name[ep.dns_name].append(ep)
-            if ep.record_type in self.by_type:
-                self.by_type[ep.record_type].append(ep)
-        self.nodes: set[str] = {zone}  # names with data plus their empty non-terminals (RFC 4592 §2.2.2)
+            by_name[ep.dns_name].append(ep)
+            if ep.record_type in by_type:
+                by_type[ep.record_type].append(ep)
+        nodes = {zone}  # names with data plus their empty non-terminals (RFC 4592 §2.2.2)
         below = "." + zone  # is_under(name, zone), spelled out: once per name and ancestor
-        for name in self.by_name:
+        for name in by_name:
             current = name
-            while current.endswith(below) and current not in self.nodes:
-                self.nodes.add(current)
+            while current.endswith(below) and current not in nodes:
+                nodes.add(current)
                 current = current.partition(".")[2]
+        self.by_name, self.by_type, self.nodes = by_name, by_type, nodes
         self.cuts = {ep.dns_name for ep in self.by_type["NS"] if ep.dns_name != zone}
         self._types: dict[str, frozenset[str]] = {}
 
@@ -904,8 +906,9 @@ def _build_zone(config: ZoneConfig, candidates: Sequence[_Candidate]) -> _ZoneMe
     issues += _warnings(index, config, merged.data)
     served: list[Endpoint] = []
     outside: list[Endpoint] = []
-    for ep in merged.endpoints():
-        (served if is_same_or_under(ep.dns_name, config.name) else outside).append(ep)
+    below = "." + config.name
+    for ep in merged.endpoints():  # is_same_or_under(ep.dns_name, config.name), spelled out: once per endpoint
+        (served if ep.dns_name.endswith(below) or ep.dns_name == config.name else outside).append(ep)
     # Upstream's registry names the TXT of an apex record `kuadrant-<id>-<type>-<zone>`: a sibling of the
     # zone, not inside it. It stays in the authoritative record; the zone cannot serve it.
     issues += [

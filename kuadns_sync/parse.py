@@ -76,6 +76,8 @@ def _text(value: Any) -> str | None:
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
+    if value is None:  # absent: the common case after dict, and the ABC check below is slow to say no
+        return {}
     return value if isinstance(value, _MAPPINGS) else {}
 
 
