@@ -77,7 +77,8 @@ def uid(obj: RawObject) -> str:
 
 def is_authoritative(obj: RawObject) -> bool:
     """True when the object carries kuadrant.io/authoritative-record=true (an object this tool owns)."""
-    return labels(obj).get(LABEL_AUTHORITATIVE) == "true"
+    # One lookup, not labels(): this runs for every record several times a pass.
+    return _dict(metadata(obj).get("labels")).get(LABEL_AUTHORITATIVE) == "true"
 
 
 def is_delegating(obj: RawObject) -> bool:

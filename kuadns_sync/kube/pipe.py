@@ -15,6 +15,7 @@ queued for it fails at once with that cause instead of waiting out a timeout eac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -30,6 +31,11 @@ from kubernetes.client.exceptions import ApiException
 
 from kuadns_sync.kube.rest import AUTH_SETTINGS, JSON, request_timeout
 
+try:  # optional: a faster codec for the bodies (the json module alone when absent)
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; kept optional as in kuadns_sync.dev.codec
+    orjson = None  # type: ignore[assignment]
+
 # Connections per cluster, and requests in flight on each. Against a real API server each connection is
 # served one request at a time (Go's net/http), so a few connections give it parallelism while the
 # window hides the round trip. Measured with bench/sync_bench.py (bench/README.md).
@@ -40,7 +46,7 @@ DEPTH = 32
 WINDOW_BYTES = 64 * 1024
 MAX_ATTEMPTS = 2
 MAX_LINE = 65536
-MAX_HEADERS = 200
+MAX_HEAD = 1024 * 1024  # bytes of one answer's status line and header fields
 
 
 class Withheld(Exception):
@@ -66,7 +72,12 @@ class Answer:
         return 200 <= self.status <= 299
 
     def json(self) -> Any:
-        """The parsed JSON body (ValueError when it is not JSON)."""
+        """The parsed JSON body, as json.loads parses it (ValueError when it is not JSON)."""
+        if orjson is not None:
+            try:
+                return orjson.loads(self.data)
+            except orjson.JSONDecodeError:
+                pass  # what orjson refuses (integers beyond 64 bits, ...): json.loads decides
         return json.loads(self.data)
 
     def error(self) -> ApiException:
@@ -93,64 +104,104 @@ class Call:
     payload: bytes = field(default=b"", repr=False)
 
 
-def _read_answer(reader: Any) -> tuple[Answer, bool]:
-    """Read one answer from a buffered reader; (answer, whether the server closes the connection)."""
-    while True:
-        line = reader.readline(MAX_LINE + 1)
-        if not line:
-            raise ProtocolError("connection closed by the API server")
-        version, _, rest = line.rstrip(b"\r\n").partition(b" ")
-        code, _, reason = rest.partition(b" ")
-        if not version.startswith(b"HTTP/1.") or not code.isdigit():
-            raise ProtocolError(f"not an HTTP/1.1 status line: {line[:80]!r}")
-        headers: dict[str, str] = {}
-        for _ in range(MAX_HEADERS):
-            raw = reader.readline(MAX_LINE + 1)
-            if raw in (b"\r\n", b"\n"):
-                break
-            if not raw:
+def _dumps(body: Any) -> bytes:
+    """Compact JSON of a request body (UTF-8)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(body)
+        except TypeError:
+            pass  # what orjson cannot encode (non-string keys, integers beyond 64 bits): json does
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class _Reader:
+    """The answers arriving on one socket: a byte buffer filled by large reads, split by search."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = bytearray()
+        self.pos = 0
+
+    def _fill(self) -> bool:
+        data = self.sock.recv(262144)
+        if not data:
+            return False
+        if self.pos:
+            del self.buf[: self.pos]
+            self.pos = 0
+        self.buf += data
+        return True
+
+    def until(self, mark: bytes, limit: int) -> bytes:
+        """The bytes up to `mark` (consumed with it)."""
+        while (end := self.buf.find(mark, self.pos)) < 0:
+            if len(self.buf) - self.pos > limit:
+                raise ProtocolError("answer head too long")
+            if not self._fill():
                 raise ProtocolError("connection closed by the API server")
-            name, colon, value = raw.decode("iso-8859-1").partition(":")
+        data = bytes(self.buf[self.pos : end])
+        self.pos = end + len(mark)
+        return data
+
+    def exactly(self, count: int) -> bytes:
+        """The next `count` bytes."""
+        while len(self.buf) - self.pos < count:
+            if not self._fill():
+                raise ProtocolError("connection closed by the API server mid-answer")
+        data = bytes(self.buf[self.pos : self.pos + count])
+        self.pos += count
+        return data
+
+    def rest(self) -> bytes:
+        """Everything until the server closes the connection."""
+        while self._fill():
+            pass
+        data = bytes(self.buf[self.pos :])
+        self.pos = len(self.buf)
+        return data
+
+
+def _read_answer(reader: _Reader) -> tuple[Answer, bool]:
+    """Read one answer; (answer, whether the server closes the connection after it)."""
+    while True:
+        lines = reader.until(b"\r\n\r\n", MAX_HEAD).decode("iso-8859-1").split("\r\n")
+        version, _, rest = lines[0].partition(" ")
+        code, _, reason = rest.partition(" ")
+        if not version.startswith("HTTP/1.") or not code.isdigit():
+            raise ProtocolError(f"not an HTTP/1.1 status line: {lines[0][:80]!r}")
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
             if colon:
                 key = name.strip().lower()
                 value = value.strip()
                 headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        else:
-            raise ProtocolError("too many header fields")
         status = int(code)
         if 100 <= status <= 199:
             continue  # interim answer (RFC 9110 §15.2); the final one follows
-        closes = "close" in headers.get("connection", "").lower() or version == b"HTTP/1.0"
+        closes = "close" in headers.get("connection", "").lower() or version == "HTTP/1.0"
         if "chunked" in headers.get("transfer-encoding", "").lower():
             data = _read_chunked(reader)
         elif "content-length" in headers:
             length = int(headers["content-length"])
-            data = reader.read(length) if length else b""
-            if len(data) != length:
-                raise ProtocolError("connection closed by the API server mid-answer")
+            data = reader.exactly(length) if length else b""
         elif status in (204, 304):
             data = b""
         else:  # delimited by the end of the connection (RFC 9112 §6.3)
-            data, closes = reader.read(), True
-        return Answer(status, reason.decode("iso-8859-1"), headers, data), closes
+            data, closes = reader.rest(), True
+        return Answer(status, reason, headers, data), closes
 
 
-def _read_chunked(reader: Any) -> bytes:
+def _read_chunked(reader: _Reader) -> bytes:
     parts: list[bytes] = []
     while True:
-        line = reader.readline(MAX_LINE + 1)
-        if not line:
-            raise ProtocolError("connection closed by the API server mid-answer")
-        size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+        size = int(reader.until(b"\r\n", MAX_LINE).split(b";", 1)[0].strip() or b"0", 16)
         if size == 0:
-            while reader.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
-                pass  # trailer fields
+            while reader.until(b"\r\n", MAX_LINE):
+                pass  # trailer fields, up to the empty line
             return b"".join(parts)
-        chunk = reader.read(size)
-        if len(chunk) != size:
-            raise ProtocolError("connection closed by the API server mid-answer")
-        parts.append(chunk)
-        reader.readline(MAX_LINE + 1)
+        parts.append(reader.exactly(size))
+        reader.until(b"\r\n", MAX_LINE)
 
 
 @dataclass(slots=True)
@@ -163,7 +214,7 @@ class _Lane:
 
 
 class _Connection:
-    """One socket opened by the client's pool, with a buffered reader for the answers."""
+    """One socket opened by the client's pool, with a reader for the answers."""
 
     def __init__(self, pool: Any, read_timeout: float) -> None:
         conn = pool._new_conn()  # the pool's own factory: its TLS and socket settings
@@ -175,15 +226,12 @@ class _Connection:
         self.sock.settimeout(read_timeout)
         # Room for a whole window of requests: a send never waits for the server to read.
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 2 * WINDOW_BYTES)
-        self.reader = self.sock.makefile("rb", buffering=65536)
+        self.reader = _Reader(self.sock)
 
     def close(self) -> None:
         """Close the socket (no half-read answer is ever reused)."""
-        try:
-            self.reader.close()
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
 
 class _Cluster:
@@ -224,7 +272,7 @@ class _Cluster:
         return "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() != "content-type")
 
     def _encode(self, call: Call, head: str) -> bytes:
-        body = b"" if call.body is None else json.dumps(call.body, separators=(",", ":")).encode()
+        body = b"" if call.body is None else _dumps(call.body)
         lines = f"{call.method} {self.prefix}{call.path} HTTP/1.1\r\n{head}"
         if call.body is not None:
             lines += f"Content-Type: {call.content_type}\r\nContent-Length: {len(body)}\r\n"
