@@ -5,6 +5,7 @@ calls that were never answered are sent again, and a cluster that keeps failing 
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from kuadns_sync.dev import start_apiserver
 from kuadns_sync.kube.clients import local_client
 from kuadns_sync.kube.collect import describe_failure
-from kuadns_sync.kube.pipe import Answer, Call, Pipeline, Withheld
+from kuadns_sync.kube.pipe import Answer, Call, Pipeline, Withheld, _dumps
 from kuadns_sync.kube.rest import MERGE_PATCH, record_path
 from tests.kube.kube_fleet import NS, dnsrecord, lb_endpoints
 
@@ -318,3 +319,13 @@ def test_the_gate_is_asked_before_each_request_and_stays_closed() -> None:
         assert len(asked) == 8  # closed once: never asked again
     finally:
         server.stop()
+
+
+def test_bodies_read_and_written_as_the_json_module_does() -> None:
+    big = 123456789012345678901234567890  # beyond 64 bits: orjson refuses it, json.loads decides
+    text = b'{"n": %d, "s": "caf\\u00e9", "f": 1.5, "l": [true, null]}' % big
+    assert Answer(200, "OK", {}, text).json() == json.loads(text)
+    with pytest.raises(json.JSONDecodeError):
+        Answer(200, "OK", {}, b"{not json").json()
+    for body in ({"a": [1, "x", None]}, {1: "non-string key"}, {"big": big}, {"s": "café"}):
+        assert json.loads(_dumps(body)) == json.loads(json.dumps(body))
