@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import threading
 from collections import deque
@@ -46,6 +47,7 @@ DEPTH = 32
 WINDOW_BYTES = 64 * 1024
 MAX_ATTEMPTS = 2
 MAX_LINE = 65536
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 MAX_HEAD = 1024 * 1024  # bytes of one answer's status line and header fields
 
 
@@ -73,11 +75,13 @@ class Answer:
 
     def json(self) -> Any:
         """The parsed JSON body, as json.loads parses it (ValueError when it is not JSON)."""
-        if orjson is not None:
+        # orjson reads integers of 19 digits and more differently (as floats, or not at all): any run
+        # of 19 digits, in a number or a string, leaves the text to json.loads.
+        if orjson is not None and not _LONG_DIGITS.search(self.data):
             try:
                 return orjson.loads(self.data)
             except orjson.JSONDecodeError:
-                pass  # what orjson refuses (integers beyond 64 bits, ...): json.loads decides
+                pass  # what orjson refuses, json.loads decides (its value or its error)
         return json.loads(self.data)
 
     def error(self) -> ApiException:
