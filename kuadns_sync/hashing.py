@@ -68,8 +68,12 @@ def base36_bytes(data: bytes, length: int | None = None) -> str:
     return zeros + _base36_number(number)
 
 
+@lru_cache(maxsize=1 << 16)
 def short_hash(value: str, length: int = 8) -> str:
-    """Return the first `length` characters of base36(SHA-224(value)), lower-cased."""
+    """Return the first `length` characters of base36(SHA-224(value)), lower-cased.
+
+    Memoised: a pass hashes each record's uid several times (its owner ID when parsed, again for its
+    status) and the same few owner IDs for every endpoint."""
     return base36_bytes(hashlib.sha224(value.encode("utf-8")).digest(), length)
 
 
