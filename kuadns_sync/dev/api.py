@@ -7,13 +7,14 @@ lines); `kuadns_sync.dev.http` does the transport, auth and fault injection.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 import yaml
@@ -33,14 +34,14 @@ JSON_TYPE = "application/json"
 DEFAULT_WATCH_TIMEOUT = 1800.0  # kube-apiserver --min-request-timeout
 
 
-@dataclass
+@dataclass(slots=True)
 class Response:
     """A complete response."""
 
     code: int
     body: bytes
     content_type: str = JSON_TYPE
-    warnings: list[str] = field(default_factory=list)
+    warnings: Sequence[str] = ()
 
 
 @dataclass
@@ -52,9 +53,8 @@ class Stream:
     content_type: str = JSON_TYPE
 
 
-@dataclass(frozen=True)
-class Request:
-    """A parsed HTTP request."""
+class Request(NamedTuple):
+    """A parsed HTTP request (a named tuple: one per request, built without a Python __init__ per field)."""
 
     method: str
     path: str
@@ -68,13 +68,19 @@ class Request:
         return {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
 
 
-def _json(obj: Any, code: int = 200, warnings: list[str] | None = None) -> Response:
-    return Response(code, encode(obj) if isinstance(obj, dict) else json.dumps(obj).encode(), JSON_TYPE, warnings or [])
+def _json(obj: Any, code: int = 200, warnings: Sequence[str] = ()) -> Response:
+    return Response(code, encode(obj) if isinstance(obj, dict) else json.dumps(obj).encode(), JSON_TYPE, warnings)
 
 
 def error_response(err: errors.ApiError) -> Response:
     """The Status body for an ApiError."""
     return _json(err.to_status(), err.code)
+
+
+@functools.lru_cache(maxsize=64)
+def _options(dry_run: bool, field_validation: str, field_manager: str | None, force: bool) -> WriteOptions:
+    # (immutable, and nearly every write asks for the same ones)
+    return WriteOptions(dry_run, field_validation, field_manager, force)
 
 
 def _wants_table(headers: Mapping[str, str]) -> bool:
@@ -257,8 +263,7 @@ class Api:
         dry_run = q.get("dryRun", "")
         if dry_run not in ("", "All"):
             raise errors.bad_request(f'dryRun: Unsupported value: {dry_run!r}: supported values: "All"')
-        opts = WriteOptions(dry_run == "All", validation, q.get("fieldManager") or None, _flag(q, "force"))
-        outcome = op(opts)
+        outcome = op(_options(dry_run == "All", validation, q.get("fieldManager") or None, _flag(q, "force")))
         if outcome.raw is not None:  # the stored object's JSON, encoded once when it was stored
             return Response(outcome.code, outcome.raw, JSON_TYPE, outcome.warnings)
         return _json(outcome.obj, outcome.code, outcome.warnings)

@@ -32,6 +32,9 @@ from kuadns_sync.errors import ConfigError
 
 Json = dict[str, Any]
 _FAULTS = ("unreachable", "slow")
+# Writes between two settles of the heap (see kuadns_sync.dev.store): the collector's full passes then
+# rescan at most this many writes' objects, not every stored object.
+SETTLE_EVERY = 1000
 
 
 def render_kubeconfig(
@@ -81,7 +84,7 @@ class ApiServer:
             *BUILTIN_TYPES,
             *resources.crd_types(crd, f"kuadns_sync/crd/{resources.DNSRECORD_CRD}"),
         ]
-        self.store = Store(history_limit=history_limit)
+        self.store = Store(history_limit=history_limit, settle_every=SETTLE_EVERY)
         self.registry = Registry(self.store, types, clock, rng)
         bootstrap(self.registry, [crd], self.kube_system_uid)
         self._stopping = threading.Event()
@@ -199,7 +202,7 @@ class ApiServer:
 
     def requests(self) -> list[RequestRecord]:
         """Recorded requests (method, path, query, code), oldest first (the last 100,000)."""
-        return list(self._transport.records)
+        return self._transport.records()
 
     def reset_counters(self) -> None:
         """Zero write_count/request_count and forget recorded requests."""

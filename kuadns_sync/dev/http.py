@@ -10,6 +10,7 @@ one split when it is buffered whole (not with the stdlib's email parser), and ea
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import itertools
 import logging
@@ -89,7 +90,7 @@ class Transport:
         self.stopping = api.stopping
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
-        self.records: deque[RequestRecord] = deque(maxlen=100_000)
+        self._records: deque[tuple[str, str, str, int]] = deque(maxlen=100_000)
         self.write_count = 0
         self.request_count = 0
 
@@ -113,15 +114,20 @@ class Transport:
     def record(self, method: str, path: str, query: str, code: int, authorized: bool = True) -> None:
         """Count a request that got past faults; writes count only when authenticated."""
         with self._lock:
-            self.records.append(RequestRecord(method, path, query, code))
+            self._records.append((method, path, query, code))
             self.request_count += 1
             if authorized and method in WRITE_METHODS:
                 self.write_count += 1
 
+    def records(self) -> list[RequestRecord]:
+        """The recorded requests, oldest first (the last 100,000)."""
+        with self._lock:
+            return [RequestRecord(*r) for r in self._records]
+
     def reset_counters(self) -> None:
         """Zero the counters and forget recorded requests."""
         with self._lock:
-            self.records.clear()
+            self._records.clear()
             self.write_count = 0
             self.request_count = 0
 
@@ -225,6 +231,16 @@ class Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Client disconnects mid-response are normal (watch consumers stop); anything else is logged.
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+
+_STATUS_LINES: dict[int, str] = {}
+_DEBUG_ENABLED = functools.partial(log.isEnabledFor, logging.DEBUG)
+
+
+def _status_line(code: int) -> str:
+    reason = BaseHTTPRequestHandler.responses[code][0] if code in BaseHTTPRequestHandler.responses else ""
+    line = _STATUS_LINES[code] = f"HTTP/1.1 {code} {reason}\r\n"
+    return line
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -432,10 +448,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _head(self, code: int, content_type: str, extra: str) -> bytes:
         # Status line and fields as kube-apiserver sends them; `extra` holds complete field lines.
-        self.log_request(code)
-        reason = self.responses[code][0] if code in self.responses else ""
+        if _DEBUG_ENABLED():
+            self.log_request(code)
+        status = _STATUS_LINES.get(code) or _status_line(code)
         return (
-            f"{self.protocol_version} {code} {reason}\r\nContent-Type: {content_type}\r\n"
+            f"{status}Content-Type: {content_type}\r\n"
             f"Cache-Control: no-cache, private\r\nAudit-Id: {self.audit_ids.next()}\r\n"
             f"Date: {self.http_date.now()}\r\n{extra}\r\n"
         ).encode("latin-1", "replace")
@@ -446,8 +463,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response_only(code, message)
 
     def _send(self, response: Response) -> None:
-        extra = "".join('Warning: 299 - "' + w.replace('"', '\\"') + '"\r\n' for w in response.warnings)
-        head = self._head(response.code, response.content_type, f"{extra}Content-Length: {len(response.body)}\r\n")
+        length = f"Content-Length: {len(response.body)}\r\n"
+        if response.warnings:
+            length = "".join('Warning: 299 - "' + w.replace('"', '\\"') + '"\r\n' for w in response.warnings) + length
+        head = self._head(response.code, response.content_type, length)
         # One write per response: a separate write for the body costs a system call and a TLS record.
         self.conn.write(head if self.command == "HEAD" else head + response.body)
 

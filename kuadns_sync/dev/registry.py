@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import random
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -39,19 +39,19 @@ _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """A successful write: the object to return, its HTTP code and Warning headers (and its JSON when known)."""
 
     obj: Json
     code: int = 200
-    warnings: list[str] = field(default_factory=list)
+    warnings: Sequence[str] = ()
     raw: bytes | None = None
 
     @staticmethod
-    def of(entry: Entry, code: int = 200, warnings: list[str] | None = None) -> Outcome:
+    def of(entry: Entry, code: int = 200, warnings: Sequence[str] = ()) -> Outcome:
         """The outcome returning a stored entry (its JSON is already encoded)."""
-        return Outcome(entry.obj, code, warnings or [], entry.raw)
+        return Outcome(entry.obj, code, warnings, entry.raw)
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,27 @@ class WriteOptions:
     force: bool = False
 
 
+_LAST_SECOND: tuple[int, str] = (0, "1970-01-01T00:00:00Z")
+
+
 def rfc3339(ts: float) -> str:
     """Seconds-precision UTC timestamp as Kubernetes writes metadata times."""
+    global _LAST_SECOND
+    second = math.floor(ts)
+    # datetime rounds to microseconds: only the last microsecond of a second can round up into the next one.
+    if ts - second < 0.999999:
+        last = _LAST_SECOND  # (one tuple: the last second formatted, as writes come many a second)
+        if last[0] != second:
+            last = _LAST_SECOND = (second, dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return last[1]
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def uuid4_text(bits: int) -> str:
+    """The text of uuid.UUID(int=bits, version=4) (RFC 4122 variant and version bits set), without the class."""
+    bits = (bits & ~(0xC000 << 48) | (0x8000 << 48)) & ~(0xF000 << 64) | (4 << 76)
+    text = f"{bits:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _meta(obj: Mapping[str, Any]) -> Json:
@@ -110,7 +128,7 @@ class Registry:
         raise KeyError(f"no resource type {name!r}")
 
     def _uid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        return uuid4_text(self._rng.getrandbits(128))
 
     # --- reads ----------------------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ Pure, no I/O. Grammar: comma-separated requirements `k`, `!k`, `k=v`, `k==v`, `k
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ class SelectorError(ValueError):
     """A selector string that does not parse; the message is what the API server answers (400)."""
 
 
+@functools.lru_cache(maxsize=4096)  # (objects carry the same few keys and values over and over)
 def label_key_error(key: str) -> str | None:
     """Why `key` is not a valid label/annotation key (qualified name), or None."""
     prefix, _, name = key.rpartition("/")
@@ -40,6 +42,7 @@ def label_key_error(key: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def label_value_error(value: str) -> str | None:
     """Why `value` is not a valid label value, or None."""
     if len(value) > 63:

@@ -4,14 +4,20 @@ coverage of the CRD, Table helpers, the protobuf decoder, the store's history an
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import gc
+import uuid
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kuadns_sync.dev import cel, protobuf, resources, tables
 from kuadns_sync.dev.apiserver import render_kubeconfig
 from kuadns_sync.dev.patch import PatchError, json_patch, merge_patch
+from kuadns_sync.dev.registry import rfc3339, uuid4_text
 from kuadns_sync.dev.schema import compile_pattern
 from kuadns_sync.dev.store import Expired, Store
 
@@ -164,3 +170,32 @@ def test_kubeconfig_names_cluster_context_and_user_and_embeds_the_ca() -> None:
     }
     assert config["users"][0] == {"name": "west", "user": {"token": "tok"}}
     assert config["contexts"][0]["context"] == {"cluster": "west", "user": "west", "namespace": "default"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    bits=st.integers(0, 2**128 - 1),
+    # (also just below whole seconds, where datetime's rounding to microseconds moves to the next second)
+    ts=st.floats(-1e9, 4e9, allow_nan=False) | st.integers(-(10**6), 4 * 10**9).map(lambda s: s - 5e-7),
+)
+def test_uid_and_timestamp_texts_are_the_stdlib_s(bits: int, ts: float) -> None:
+    assert uuid4_text(bits) == str(uuid.UUID(int=bits, version=4))
+    stdlib = dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert rfc3339(ts) == stdlib
+    assert rfc3339(ts) == stdlib  # (the second answer comes from the one-second cache)
+
+
+def test_settling_store_moves_the_heap_out_of_the_collector_s_sight() -> None:
+    gc.unfreeze()
+    try:
+        store = Store(settle_every=3)
+        for name in ("a", "b"):
+            store.put("r", {"metadata": {"name": name}}, "ADDED", None)
+        assert gc.get_freeze_count() == 0
+        store.put("r", {"metadata": {"name": "c"}}, "ADDED", None)
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        assert not any(e.obj is o for e in store.entries("r")[0] for o in gc.get_objects())  # none scanned now
+        assert [e.obj["metadata"]["name"] for e in store.entries("r")[0]] == ["a", "b", "c"]
+    finally:
+        gc.unfreeze()
