@@ -147,21 +147,25 @@ def routing_to_json(zone: str, routing: Routing) -> dict[str, Any]:
 def routing_json(zone: str, routing: Routing) -> str:
     """The text of routing.json: `dump_json(routing_to_json(zone, routing))`, with each weighted set
     encoded once however many variants hold it (they share the member tuples)."""
-    members_text: dict[int, str] = {}  # id(members) -> JSON; every tuple stays alive in `routing` meanwhile
+    # Texts by id() of the maps and tuples: every one of them stays alive in `routing` meanwhile.
+    types_text: dict[int, JSONText] = {}
+    members_text: dict[int, str] = {}
 
-    def types_text(types: Mapping[str, tuple[RoutingMember, ...]]) -> JSONText:
+    def text_of(types: Mapping[str, tuple[RoutingMember, ...]]) -> JSONText:
+        text = types_text.get(id(types))
+        if text is not None:
+            return text
         items = []
         for rtype in sorted(types):
             members = types[rtype]
-            text = members_text.get(id(members))
-            if text is None:
-                text = members_text[id(members)] = "[" + ", ".join([_member_json(m) for m in members]) + "]"
-            items.append(f"{encode_basestring(rtype)}: {text}")
-        return JSONText("{" + ", ".join(items) + "}")
+            encoded = members_text.get(id(members))
+            if encoded is None:
+                encoded = members_text[id(members)] = "[" + ", ".join([_member_json(m) for m in members]) + "]"
+            items.append(f"{encode_basestring(rtype)}: {encoded}")
+        text = types_text[id(types)] = JSONText("{" + ", ".join(items) + "}")
+        return text
 
-    variants = {
-        variant: {name: types_text(types) for name, types in names.items()} for variant, names in routing.items()
-    }
+    variants = {variant: {name: text_of(types) for name, types in names.items()} for variant, names in routing.items()}
     return dump_json({"zone": zone, "variants": variants})
 
 

@@ -18,7 +18,10 @@ def endpoint_json(ep: Endpoint) -> str:
     """Compact JSON of `ep.to_raw()` with sorted keys, as dump_json writes it (the same omitted keys)."""
     ttl = f', "recordTTL": {ep.ttl}' if ep.ttl else ""
     set_id = f', "setIdentifier": {_string(ep.set_identifier)}' if ep.set_identifier else ""
-    targets = f', "targets": [{", ".join(map(_string, ep.targets))}]' if ep.targets else ""
+    if len(ep.targets) == 1:
+        targets = f', "targets": [{_string(ep.targets[0])}]'
+    else:
+        targets = f', "targets": [{", ".join(map(_string, ep.targets))}]' if ep.targets else ""
     return (
         f'{{"dnsName": {_string(ep.dns_name)}{_labels(ep.labels)}{_provider_specific(ep.provider_specific)}'
         f'{ttl}, "recordType": {_string(ep.record_type)}{set_id}{targets}}}'
@@ -30,6 +33,8 @@ def endpoint_json(ep: Endpoint) -> str:
 def _labels(labels: tuple[tuple[str, str], ...]) -> str:
     if not labels:
         return ""
+    if len(labels) == 1:  # most endpoints: the owner label
+        return f', "labels": {{{_string(labels[0][0])}: {_string(labels[0][1])}}}'
     mapping = dict(labels)
     return ', "labels": {' + ", ".join([f"{_string(k)}: {_string(mapping[k])}" for k in sorted(mapping)]) + "}"
 

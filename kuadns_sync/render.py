@@ -75,14 +75,22 @@ def render_variants(resolved: ResolvedZone, default_ttl: int) -> dict[str, str]:
     width = min(max(map(len, owners.values()), default=1), _OWNER_WIDTH_CAP)
 
     # The text between two slots is the same in every variant: joined once (runs[i] precedes slot i).
+    # One-line RRsets (most) are written from the owner column and the TTL/type columns, each made once.
+    columns = {name: owner.ljust(width) for name, owner in owners.items()}
+    middles: dict[tuple[int, str], str] = {}
     runs: list[str] = []
     lines: list[str] = []
     for entry in resolved.layout:
-        if isinstance(entry, RRset):
-            lines += rrset_lines(entry, owners[entry.name], width)
-        else:
+        if not isinstance(entry, RRset):
             runs.append("\n".join(lines))
             lines = []
+        elif len(entry.rdata) == 1 and not entry.alternatives:
+            middle = middles.get((entry.ttl, entry.rtype))
+            if middle is None:
+                middle = middles[entry.ttl, entry.rtype] = f" {entry.ttl:>6} IN {entry.rtype:<5} "
+            lines.append(columns[entry.name] + middle + entry.rdata[0])
+        else:
+            lines += rrset_lines(entry, owners[entry.name], width)
     tail = "\n".join(lines)
     chosen_text = {key: "\n".join(rrset_lines(rrset, owners[rrset.name], width)) for key, rrset in chosen.items()}
 

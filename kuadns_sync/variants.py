@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from kuadns_sync.bundle import RoutingMember
 from kuadns_sync.geocodes import continent_of
@@ -32,9 +33,11 @@ class Variant:
     continent: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RRset:
-    """One RRset as written in a zone file; `alternatives` are the other members of a weighted set."""
+class RRset(NamedTuple):
+    """One RRset as written in a zone file; `alternatives` are the other members of a weighted set.
+
+    A NamedTuple, not a frozen dataclass: a zone has one per (name, type), built in half the time.
+    """
 
     name: str
     rtype: str
