@@ -497,6 +497,8 @@ def _owner_labels(owners: str) -> tuple[tuple[str, str]]:
 
 def _merge_key(key: _Key, contributions: list[_Contribution]) -> _KeyMerge:
     """Merge the contributions to one key, given in merge order (lowest owner first)."""
+    if len(contributions) == 1:
+        return _merge_one(key, contributions)
     dns_name, record_type, set_identifier = key
     issues: list[Issue] = []
     losers: list[tuple[Origin, Issue]] = []
@@ -579,6 +581,33 @@ def _merge_key(key: _Key, contributions: list[_Contribution]) -> _KeyMerge:
     )
     txt = _owner_txts(key, served, issues)
     return _KeyMerge(contributions, endpoint, served, tuple(losers), tuple(issues), txt)
+
+
+def _merge_one(key: _Key, contributions: list[_Contribution]) -> _KeyMerge:
+    """`_merge_key` of a single contribution (most keys): nothing to union, resolve or compare."""
+    (only,) = contributions
+    ep = only.endpoint
+    labels = {name: value for name, value in ep.labels if name != OWNER_LABEL}
+    if labels:
+        labels[OWNER_LABEL] = only.owner
+        label_items = sorted_items(labels)
+    else:
+        label_items = _owner_labels(only.owner)
+    endpoint = new_endpoint(
+        key[0],
+        key[1],
+        ep.targets,  # parse sorts and de-duplicates targets: their union already
+        ep.ttl if ep.ttl > 0 else 0,
+        key[2],
+        ep.weight,
+        ep.geo,
+        label_items,
+        ep.provider_specific,
+        ep.origins,
+    )
+    issues: list[Issue] = []
+    txt = _owner_txts(key, contributions, issues)
+    return _KeyMerge(contributions, endpoint, contributions, (), tuple(issues), txt)
 
 
 # --- zone-level checks ---------------------------------------------------------------------------

@@ -240,11 +240,11 @@ class SourceRecord:
 
     @property
     def ok(self) -> bool:
-        return not any(issue.severity == "error" for issue in self.issues)
+        return not self.issues or not any(issue.severity == "error" for issue in self.issues)
 
     @property
     def authoritative(self) -> bool:
-        return any(k == LABEL_AUTHORITATIVE and v == "true" for k, v in self.labels)
+        return (LABEL_AUTHORITATIVE, "true") in self.labels
 
 
 @dataclass(frozen=True, slots=True)
