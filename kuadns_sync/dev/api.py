@@ -358,7 +358,7 @@ class Api:
                 break
             wait = min(remaining, 1.0, max(0.0, last_bookmark + self.bookmark_interval - now) if bookmarks else 1.0)
             try:
-                events, cursor, head_rv = store.wait(cursor, wait)
+                events, cursor, head_rv = store.wait(cursor, wait, rt.key)
             except Expired as exc:
                 yield _error_line(errors.gone(str(exc)))
                 return

@@ -64,7 +64,10 @@ class Store:
 
     def __init__(self, history_limit: int = 200_000, snapshot_ttl: float = 300.0, settle_every: int = 0) -> None:
         self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
+        # Watchers wait for changes of their resource only (one condition per resource key, all on the one
+        # lock), and a write wakes nobody when nobody waits for its resource.
+        self._changed: dict[str | None, threading.Condition] = {}
+        self._waiting: dict[str | None, int] = {}
         self._rv = 0
         self._objects: dict[str, dict[tuple[str, str], Entry]] = {}
         self._events: list[Event] = []
@@ -140,7 +143,15 @@ class Store:
         self._events.append(event)
         if len(self._events) > self._history_limit:
             self._compact_to(self._events[len(self._events) // 2].rv)
-        self._changed.notify_all()
+            self._wake_all()
+        elif self._waiting:
+            for key in (event.rkey, None):
+                if self._waiting.get(key):
+                    self._changed[key].notify_all()
+
+    def _wake_all(self) -> None:
+        for condition in self._changed.values():
+            condition.notify_all()
 
     def _compact_to(self, rv: int) -> None:
         cut = bisect.bisect_right(self._events, rv, key=lambda e: e.rv)
@@ -155,7 +166,7 @@ class Store:
         with self._lock:
             target = self._rv if rv is None else min(rv, self._rv)
             self._compact_to(target)
-            self._changed.notify_all()
+            self._wake_all()
             return self._compacted_rv
 
     # --- watches -------------------------------------------------------------------------------------------
@@ -172,14 +183,23 @@ class Store:
         with self._lock:
             return self._base + len(self._events), self._rv
 
-    def wait(self, cursor: int, timeout: float) -> tuple[list[Event], int, int]:
-        """Events from `cursor` on (waiting up to `timeout` for one), the new cursor and the resourceVersion
-        reached. Raises Expired when the cursor fell behind a compaction."""
+    def wait(self, cursor: int, timeout: float, rkey: str | None = None) -> tuple[list[Event], int, int]:
+        """Events from `cursor` on (waiting up to `timeout` for one, of resource `rkey` when given), the new
+        cursor and the resourceVersion reached. Raises Expired when the cursor fell behind a compaction."""
         with self._lock:
             if cursor < self._base:
                 raise Expired(f"too old resource version: history before {self._compacted_rv} was compacted")
             if cursor - self._base >= len(self._events) and not self._closed and timeout > 0:
-                self._changed.wait(timeout)
+                condition = self._changed.get(rkey)
+                if condition is None:
+                    condition = self._changed[rkey] = threading.Condition(self._lock)
+                self._waiting[rkey] = self._waiting.get(rkey, 0) + 1
+                try:
+                    condition.wait(timeout)
+                finally:
+                    self._waiting[rkey] -= 1
+                    if not self._waiting[rkey]:
+                        del self._waiting[rkey]
                 if cursor < self._base:
                     raise Expired(f"too old resource version: history before {self._compacted_rv} was compacted")
             events = self._events[cursor - self._base :]
@@ -189,7 +209,7 @@ class Store:
         """Wake every waiting watcher (server shutdown)."""
         with self._lock:
             self._closed = True
-            self._changed.notify_all()
+            self._wake_all()
 
     @property
     def closed(self) -> bool:

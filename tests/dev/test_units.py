@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import gc
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -199,3 +201,31 @@ def test_settling_store_moves_the_heap_out_of_the_collector_s_sight() -> None:
         assert [e.obj["metadata"]["name"] for e in store.entries("r")[0]] == ["a", "b", "c"]
     finally:
         gc.unfreeze()
+
+
+def test_a_watcher_wakes_for_changes_of_its_resource_only() -> None:
+    store = Store()
+    cursor, _ = store.head()
+    woke: list[tuple[float, list[str]]] = []
+
+    def watcher() -> None:
+        started = time.monotonic()
+        events, _, _ = store.wait(cursor, 1.5, "secrets")
+        woke.append((time.monotonic() - started, [e.rkey for e in events]))
+
+    thread = threading.Thread(target=watcher)
+    thread.start()
+    time.sleep(0.1)
+    store.put("configmaps", {"metadata": {"name": "c"}}, "ADDED", None)  # not a secret: nobody is woken
+    time.sleep(0.4)
+    assert not woke
+    store.put("secrets", {"metadata": {"name": "s"}}, "ADDED", None)
+    thread.join(5)
+    assert woke and woke[0][0] < 1.4 and woke[0][1] == ["configmaps", "secrets"]
+    # Without a resource key, any change wakes the watcher.
+    cursor, _ = store.head()
+    timer = threading.Timer(0.1, store.put, ("configmaps", {"metadata": {"name": "d"}}, "ADDED", None))
+    timer.start()
+    started = time.monotonic()
+    events, _, _ = store.wait(cursor, 5)
+    assert time.monotonic() - started < 4 and [e.rkey for e in events] == ["configmaps"]
