@@ -781,10 +781,13 @@ def _chain_lengths(graph: Mapping[str, set[str]]) -> dict[str, int] | None:
 
 def _long_chains(graph: Mapping[str, set[str]], length: Mapping[str, int]) -> list[list[str]]:
     """Paths of more than MAX_CNAME_HOPS CNAMEs (the graph has no cycles here), one per chain start."""
+    too_long = [node for node, hops in length.items() if hops > MAX_CNAME_HOPS]
+    if not too_long:
+        return []
     has_predecessor = {s for succs in graph.values() for s in succs}
     chains: list[list[str]] = []
-    for start in sorted(graph):
-        if start in has_predecessor or length[start] <= MAX_CNAME_HOPS:
+    for start in sorted(too_long):
+        if start in has_predecessor:
             continue
         path = [start]
         while graph[path[-1]]:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kuadns_sync import merge as merge_module
-from kuadns_sync.merge import _chain_lengths, _cycles, merge
+from kuadns_sync.merge import MAX_CNAME_HOPS, _chain_lengths, _cycles, _long_chains, merge
 from kuadns_sync.model import ClusterSnapshot, Nameserver, ProviderSecret, Settings, ZoneConfig
 from kuadns_sync.ownership import txt_name
 
@@ -33,6 +33,32 @@ def test_chain_lengths_find_a_cycle_exactly_when_tarjan_does(raw: dict[str, set[
         assert lengths is None
     else:
         assert lengths == {node: _longest(graph, node) for node in graph}
+
+
+def _reference_long_chains(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """Every chain start (no predecessor) with more than MAX_CNAME_HOPS CNAMEs, by the longest successors."""
+    has_predecessor = {s for succs in graph.values() for s in succs}
+    chains = []
+    for start in sorted(graph):
+        if start in has_predecessor or _longest(graph, start) <= MAX_CNAME_HOPS:
+            continue
+        path = [start]
+        while graph[path[-1]]:
+            path.append(min(graph[path[-1]], key=lambda s: (-_longest(graph, s), s)))
+        chains.append(path)
+    return chains
+
+
+@given(st.sets(st.tuples(st.integers(0, 13), st.integers(1, 3)), max_size=30))
+def test_long_chains_from_the_lengths_are_the_reference_ones(edges: set[tuple[int, int]]) -> None:
+    # A DAG over 14 nodes (edges only forward), dense enough for chains longer than MAX_CNAME_HOPS.
+    graph: dict[str, set[str]] = {f"n{i:02d}": set() for i in range(14)}
+    for start, step in edges:
+        if start + step < 14:
+            graph[f"n{start:02d}"].add(f"n{start + step:02d}")
+    lengths = _chain_lengths(graph)
+    assert lengths is not None
+    assert _long_chains(graph, lengths) == _reference_long_chains(graph)
 
 
 def test_chain_lengths_of_a_long_chain_do_not_recurse() -> None:
