@@ -605,9 +605,12 @@ def _merge_one(key: _Key, contributions: list[_Contribution]) -> _KeyMerge:
         ep.provider_specific,
         ep.origins,
     )
-    issues: list[Issue] = []
-    txt = _owner_txts(key, contributions, issues)
-    return _KeyMerge(contributions, endpoint, contributions, (), tuple(issues), txt)
+    txt = txt_endpoint(ep, only.owner)
+    problem = _txt_name_problem(txt.dns_name)
+    if problem is not None:
+        return _KeyMerge(contributions, endpoint, contributions, (), (_txt_left_out(txt, key, problem),), ())
+    txt_key = (txt.dns_name, txt.record_type, txt.set_identifier)
+    return _KeyMerge(contributions, endpoint, contributions, (), (), ((txt_key, txt),))
 
 
 # --- zone-level checks ---------------------------------------------------------------------------

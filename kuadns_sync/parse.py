@@ -340,8 +340,9 @@ def _parse_provider_specific(
                 ok = False
     for name, value in pairs:
         if name == PS_WEIGHT and weight is None:
-            if _UNSIGNED.fullmatch(value) and int(value) <= MAX_WEIGHT:
-                weight = int(value)
+            number = int(value) if _UNSIGNED.fullmatch(value) else -1
+            if 0 <= number <= MAX_WEIGHT:
+                weight = number
             else:
                 error(where, f"weight {_quote(value)} is not a base-10 integer >= 0")
                 ok = False
@@ -384,6 +385,7 @@ def _parse_targets(raw: Any, record_type: str, where: Origin, error: _Report) ->
         return (), False
     ok = True
     out: list[str] = []
+    check = _TARGET_CHECKS.get(record_type)  # None: the type is already reported; its targets cannot be judged
     for i, target in enumerate(raw):
         if not isinstance(target, str):
             error(where, f"targets[{i}] {_quote(target)} is not a string")
@@ -393,9 +395,9 @@ def _parse_targets(raw: Any, record_type: str, where: Origin, error: _Report) ->
             error(where, f"targets[{i}] is empty")
             ok = False
             continue
-        if not record_type or record_type not in SUPPORTED_TYPES:
-            continue  # the type is already reported; its targets cannot be judged
-        problem, canonical = check_target(record_type, target)
+        if check is None:
+            continue
+        problem, canonical = check(target)
         if problem is not None:
             error(where, problem)
             ok = False
@@ -411,30 +413,46 @@ def _parse_targets(raw: Any, record_type: str, where: Origin, error: _Report) ->
 
 def check_target(record_type: str, target: str) -> tuple[str | None, str]:
     """Validate one target of a supported type: (problem or None, canonical form)."""
-    if record_type == "A":
-        if _CANONICAL_IPV4.fullmatch(target):
-            return None, target
-        try:
-            return None, str(ipaddress.IPv4Address(target))
-        except ValueError:
-            return f"A target {_quote(target)} is not an IPv4 address", target
-    if record_type == "AAAA":
-        try:
-            return None, str(ipaddress.IPv6Address(target))
-        except ValueError:
-            return f"AAAA target {_quote(target)} is not an IPv6 address", target
-    if record_type == "TXT":
-        size = len(target.encode("utf-8"))
-        if size > MAX_TXT_TARGET_BYTES:
-            return f"TXT target is {size} bytes long (max {MAX_TXT_TARGET_BYTES})", target
+    return _TARGET_CHECKS.get(record_type, _caa_target)(target)
+
+
+def _a_target(target: str) -> tuple[str | None, str]:
+    if _CANONICAL_IPV4.fullmatch(target):
         return None, target
-    if record_type in ("CNAME", "NS"):
-        return _host_target(record_type, target, underscore=record_type == "CNAME")
-    if record_type == "MX":
-        return _fields_target("MX", target, ("preference",), "<preference> <host>")
-    if record_type == "SRV":
-        return _fields_target("SRV", target, ("priority", "weight", "port"), "<priority> <weight> <port> <target>")
-    return _caa_target(target)
+    try:
+        return None, str(ipaddress.IPv4Address(target))
+    except ValueError:
+        return f"A target {_quote(target)} is not an IPv4 address", target
+
+
+def _aaaa_target(target: str) -> tuple[str | None, str]:
+    try:
+        return None, str(ipaddress.IPv6Address(target))
+    except ValueError:
+        return f"AAAA target {_quote(target)} is not an IPv6 address", target
+
+
+def _txt_target(target: str) -> tuple[str | None, str]:
+    size = len(target.encode("utf-8"))
+    if size > MAX_TXT_TARGET_BYTES:
+        return f"TXT target is {size} bytes long (max {MAX_TXT_TARGET_BYTES})", target
+    return None, target
+
+
+def _cname_target(target: str) -> tuple[str | None, str]:
+    return _host_target("CNAME", target, underscore=True)
+
+
+def _ns_target(target: str) -> tuple[str | None, str]:
+    return _host_target("NS", target)
+
+
+def _mx_target(target: str) -> tuple[str | None, str]:
+    return _fields_target("MX", target, ("preference",), "<preference> <host>")
+
+
+def _srv_target(target: str) -> tuple[str | None, str]:
+    return _fields_target("SRV", target, ("priority", "weight", "port"), "<priority> <weight> <port> <target>")
 
 
 def _host_target(record_type: str, target: str, *, underscore: bool = False) -> tuple[str | None, str]:
@@ -467,6 +485,19 @@ def _caa_target(target: str) -> tuple[str | None, str]:
     if not _CAA_TAG.fullmatch(tag):
         return f"CAA target {_quote(target)}: tag {_quote(tag)} is not letters and digits", target
     return None, f"{int(flags)} {tag} {value}"
+
+
+# The target check of each supported type (the keys are SUPPORTED_TYPES).
+_TARGET_CHECKS: dict[str, Callable[[str], tuple[str | None, str]]] = {
+    "A": _a_target,
+    "AAAA": _aaaa_target,
+    "TXT": _txt_target,
+    "CNAME": _cname_target,
+    "NS": _ns_target,
+    "MX": _mx_target,
+    "SRV": _srv_target,
+    "CAA": _caa_target,
+}
 
 
 def _check_cname_exclusive(endpoints: list[Endpoint], error: _Report) -> None:

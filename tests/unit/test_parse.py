@@ -467,3 +467,10 @@ _OCTETS = st.sampled_from(
 def test_a_targets_are_judged_and_written_exactly_as_ipaddress_does(target: str) -> None:
     problem, canonical = check_target("A", target)
     assert (problem is None, canonical) == _ipaddress_verdict(target)
+
+
+def test_every_supported_type_has_a_target_check() -> None:
+    from kuadns_sync.model import SUPPORTED_TYPES
+    from kuadns_sync.parse import _TARGET_CHECKS
+
+    assert set(_TARGET_CHECKS) == SUPPORTED_TYPES
