@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import socket
 import threading
 from collections import deque
@@ -47,7 +46,10 @@ DEPTH = 32
 WINDOW_BYTES = 64 * 1024
 MAX_ATTEMPTS = 2
 MAX_LINE = 65536
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# Digits become b"9", every other byte a space: a run of 19 digits is then a plain substring search
+# (several times faster than a regular expression over the same text).
+_DIGITS_AS_NINES = bytes(0x39 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_NINETEEN_DIGITS = b"9" * 19
 MAX_HEAD = 1024 * 1024  # bytes of one answer's status line and header fields
 
 
@@ -77,7 +79,7 @@ class Answer:
         """The parsed JSON body, as json.loads parses it (ValueError when it is not JSON)."""
         # orjson reads integers of 19 digits and more differently (as floats, or not at all): any run
         # of 19 digits, in a number or a string, leaves the text to json.loads.
-        if orjson is not None and not _LONG_DIGITS.search(self.data):
+        if orjson is not None and _NINETEEN_DIGITS not in self.data.translate(_DIGITS_AS_NINES):
             try:
                 return orjson.loads(self.data)
             except orjson.JSONDecodeError:
