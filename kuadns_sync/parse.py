@@ -184,19 +184,20 @@ def parse_dnsrecord(raw: RawObject, cluster: str) -> SourceRecord:
     if len(endpoints) > 1:
         _check_cname_exclusive(endpoints, error)
 
+    # Positional, in field order (keyword matching costs as much as the rest of this constructor call).
     return SourceRecord(
-        origin=origin,
-        uid=uid,
-        generation=generation if isinstance(generation, int) and not isinstance(generation, bool) else 0,
-        resource_version=resource_version,
-        root_host=root_host,
-        owner_id=owner_id,
-        delegate=delegate_raw,
-        provider_ref=provider_ref,
-        labels=labels,
-        deleting=deleting,
-        endpoints=tuple(endpoints),
-        issues=sorted_issues(issues) if issues else (),
+        origin,
+        uid,
+        generation if isinstance(generation, int) and not isinstance(generation, bool) else 0,  # generation
+        resource_version,
+        root_host,
+        owner_id,
+        delegate_raw,  # delegate
+        provider_ref,
+        labels,
+        deleting,
+        tuple(endpoints),
+        sorted_issues(issues) if issues else (),  # issues
     )
 
 
