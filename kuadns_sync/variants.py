@@ -355,7 +355,6 @@ def _routed(group: _RoutingGroup, positions: tuple[int, ...], equal: bool) -> tu
     return tuple(sorted(kept, key=_set_of))
 
 
-
 def _group(endpoints: Iterable[Endpoint]) -> dict[tuple[str, str], list[Endpoint]]:
     """Endpoints by (name, type), in input order."""
     groups: dict[tuple[str, str], list[Endpoint]] = {}

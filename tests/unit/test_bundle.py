@@ -143,7 +143,7 @@ def _reference_dump(value: Any, depth: int, indent: str = "") -> str:
     return "[\n" + ",\n".join(items) + "\n" + indent + "]"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(document=_JSON, depth=st.integers(min_value=0, max_value=4))
 def test_dump_json_is_the_json_modules_text_in_its_layout(document: Any, depth: int) -> None:
     text = dump_json(document, depth)
@@ -177,7 +177,7 @@ def _routing(draw: st.DrawFn) -> dict[str, dict[str, dict[str, tuple[RoutingMemb
     return draw(st.dictionaries(st.sampled_from(["default", "GEO-EU", "IE", "US"]), names, min_size=1))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(routing=_routing())
 def test_routing_json_is_dump_json_of_routing_to_json(
     routing: dict[str, dict[str, dict[str, tuple[RoutingMember, ...]]]],

@@ -27,14 +27,14 @@ _ENDPOINT = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(ep=_ENDPOINT)
 def test_endpoint_json_is_the_encoders_text_of_to_raw(ep: Endpoint) -> None:
     expected = json.dumps(ep.to_raw(), sort_keys=True, ensure_ascii=False)
     assert endpoint_json(ep) == expected
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     endpoints=st.lists(_ENDPOINT, max_size=4).map(tuple),
     labels=_PAIRS,
