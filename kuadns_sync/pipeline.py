@@ -133,7 +133,8 @@ def _assemble(
         zone_files: dict[str, bytes] = {}
         placeholder, serial_text = SERIAL_PLACEHOLDER.encode(), str(serial).encode()
         for name in list(encoded):
-            zone_files[f"{name}.zone"] = encoded.pop(name).replace(placeholder, serial_text)
+            # Only the first: the SOA serial precedes the body, where a TXT value may hold the same text.
+            zone_files[f"{name}.zone"] = encoded.pop(name).replace(placeholder, serial_text, 1)
         zone_files["routing.json"] = routing_text.encode("utf-8")
         for name, data in zone_files.items():
             files[f"zones/{resolved.name}/{name}"] = data

@@ -183,3 +183,23 @@ def test_routing_json_is_dump_json_of_routing_to_json(
     routing: dict[str, dict[str, dict[str, tuple[RoutingMember, ...]]]],
 ) -> None:
     assert routing_json("z.test", routing) == dump_json(routing_to_json("z.test", routing))
+
+
+def test_a_txt_value_that_reads_like_the_serial_placeholder_stays_as_written(tmp_path: Path) -> None:
+    import shutil
+
+    from kuadns_sync.config import settings_from_options
+    from kuadns_sync.pipeline import build_bundle, collect_offline, merge_snapshots
+    from kuadns_sync.render import SERIAL_PLACEHOLDER
+
+    root = Path(__file__).resolve().parents[2] / "golden" / "simple"
+    shutil.copytree(root / "records", tmp_path / "records")
+    source = next((tmp_path / "records").glob("*.yaml"))
+    source.write_text(source.read_text().rstrip("\n") + "\n    - {dnsName: note.simple.k.example.com, recordType: TXT, "
+                      f'recordTTL: 60, targets: ["{SERIAL_PLACEHOLDER}"]}}\n')
+    settings = settings_from_options(config=root / "kuadns.yaml", records=tmp_path / "records")
+    snapshots, issues = collect_offline(tmp_path / "records", settings)
+    built = build_bundle(merge_snapshots(snapshots, settings, issues), settings, None, 1_767_225_600.0)
+    zone = built.files["zones/k.example.com/default.zone"].decode()
+    assert f'note.simple 60 IN TXT "{SERIAL_PLACEHOLDER}"' in " ".join(zone.split())
+    assert "2026010100 ; serial" in zone
