@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -672,8 +673,8 @@ def _cname_conflicts(index: _ZoneIndex, served: Sequence[_Contribution]) -> dict
     found: dict[Origin, Issue] = {}
     for c in served:
         ep = c.endpoint
-        if ep.record_type != "CNAME" or len(index.types(ep.dns_name)) == 1:
-            continue  # not a CNAME, or a CNAME alone at its name
+        if ep.record_type != "CNAME" or len(index.by_name[ep.dns_name]) == 1 or len(index.types(ep.dns_name)) == 1:
+            continue  # not a CNAME, or a CNAME alone at its name (the only endpoint there, or the only type)
         others = sorted(index.types(ep.dns_name) - {"CNAME"})
         sources = sorted(
             {o for e in index.by_name[ep.dns_name] if e.record_type != "CNAME" for o in e.origins},
@@ -689,21 +690,27 @@ def _cname_conflicts(index: _ZoneIndex, served: Sequence[_Contribution]) -> dict
     return found
 
 
-def _cname_graph(index: _ZoneIndex) -> dict[str, set[str]]:
-    graph: dict[str, set[str]] = {}
+def _cname_graph(index: _ZoneIndex) -> dict[str, AbstractSet[str]]:
+    """Every CNAME owner name -> the in-zone CNAME owners its targets lead to (most have none: one shared
+    empty set for them)."""
+    names: list[str] = []
+    edges: dict[str, set[str]] = {}
     zone, below, by_name = index.zone, "." + index.zone, index.by_name
     for ep in index.by_type["CNAME"]:
-        edges = graph.setdefault(ep.dns_name, set())
+        names.append(ep.dns_name)
         for target in ep.targets:
             if target != zone and not target.endswith(below):
                 continue  # out of zone: is_same_or_under(target, zone), spelled out for the common case
             node = target if target in by_name else index.resolve(target)
             if node is not None and "CNAME" in index.types(node):
-                edges.add(node)
-    return graph
+                edges.setdefault(ep.dns_name, set()).add(node)
+    return {name: edges.get(name, _NO_EDGES) for name in names}
 
 
-def _cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
+_NO_EDGES: frozenset[str] = frozenset()
+
+
+def _cycles(graph: Mapping[str, AbstractSet[str]]) -> list[list[str]]:
     """Strongly connected components that contain a cycle (Tarjan, iterative)."""
     index_of: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -752,7 +759,7 @@ def _cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
     return result
 
 
-def _chain_lengths(graph: Mapping[str, set[str]]) -> dict[str, int] | None:
+def _chain_lengths(graph: Mapping[str, AbstractSet[str]]) -> dict[str, int] | None:
     """The CNAMEs on the longest chain from each node (1: its target is no CNAME), or None when the graph has
     a cycle. One depth-first walk, iterative so that long chains do not hit the recursion limit."""
     length: dict[str, int] = {}
@@ -782,7 +789,7 @@ def _chain_lengths(graph: Mapping[str, set[str]]) -> dict[str, int] | None:
     return length
 
 
-def _long_chains(graph: Mapping[str, set[str]], length: Mapping[str, int]) -> list[list[str]]:
+def _long_chains(graph: Mapping[str, AbstractSet[str]], length: Mapping[str, int]) -> list[list[str]]:
     """Paths of more than MAX_CNAME_HOPS CNAMEs (the graph has no cycles here), one per chain start."""
     too_long = [node for node, hops in length.items() if hops > MAX_CNAME_HOPS]
     if not too_long:
