@@ -42,7 +42,7 @@ def canonical_name(name: str) -> str:
 
 def checked_name(name: str, *, wildcard: bool = False, underscore: bool = False) -> tuple[str, str | None]:
     """(canonical form, `name_problem` of it) of a name as written: the canonical name and check in one step."""
-    canonical = _plain_host_name(name)
+    canonical = plain_host_name(name)
     if canonical is not None:
         return canonical, None
     canonical = canonical_name(name)
@@ -50,7 +50,7 @@ def checked_name(name: str, *, wildcard: bool = False, underscore: bool = False)
 
 
 @lru_cache(maxsize=1 << 16)
-def _plain_host_name(name: str) -> str | None:
+def plain_host_name(name: str) -> str | None:
     """The canonical form of `name` when it is a valid host name (no wildcard, no underscore), else None.
 
     A plain host name is valid under every option of `name_problem`, so one memo serves every caller:

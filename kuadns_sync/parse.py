@@ -30,7 +30,7 @@ from kuadns_sync.model import (
     SourceRecord,
     new_endpoint,
 )
-from kuadns_sync.names import canonical_name, checked_name, is_same_or_under, strip_wildcard
+from kuadns_sync.names import canonical_name, checked_name, is_same_or_under, plain_host_name, strip_wildcard
 
 MAX_TTL = 2**31 - 1  # RFC 2181 §8
 MAX_WEIGHT = 2**64 - 1  # upstream parses weights as unsigned 64-bit integers
@@ -261,9 +261,13 @@ def _parse_endpoint(raw: Any, where: Origin, root: str, error: _Report) -> Endpo
         error(where, "dnsName is missing or empty")
         ok = False
     else:
-        dns_name, problem = checked_name(
-            dns_name_raw, wildcard=True, underscore=record_type in _UNDERSCORE_OWNER_TYPES
-        )
+        plain = plain_host_name(dns_name_raw)  # the common case: a valid plain host name
+        if plain is not None:
+            dns_name, problem = plain, None
+        else:
+            dns_name, problem = checked_name(
+                dns_name_raw, wildcard=True, underscore=record_type in _UNDERSCORE_OWNER_TYPES
+            )
         if problem is not None:
             error(where, f"dnsName {_quote(dns_name_raw)} is not a valid DNS name: {problem}")
             ok = False
@@ -441,11 +445,13 @@ def _txt_target(target: str) -> tuple[str | None, str]:
 
 
 def _cname_target(target: str) -> tuple[str | None, str]:
-    return _host_target("CNAME", target, underscore=True)
+    name = plain_host_name(target)  # the common case: a valid plain host name
+    return (None, name) if name is not None else _host_target("CNAME", target, underscore=True)
 
 
 def _ns_target(target: str) -> tuple[str | None, str]:
-    return _host_target("NS", target)
+    name = plain_host_name(target)
+    return (None, name) if name is not None else _host_target("NS", target)
 
 
 def _mx_target(target: str) -> tuple[str | None, str]:
