@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kuadns_sync.dev import cel, schemacheck
+from kuadns_sync.dev import cel, schemacheck, schemacode
 from kuadns_sync.dev.status import Cause
 
 Schema = Mapping[str, Any]
@@ -215,7 +215,7 @@ def plan(schema: Schema) -> Plan:
             node,
             schemacheck.unknown_check(node),
             schemacheck.valid_check(node, _no_causes, _MISSING),
-            schemacheck.create_check(node, _no_causes, _MISSING),
+            schemacode.create_code(node, _no_causes, _MISSING)[0],
         )
         hit = (schema, compiled_plan)
         _COMPILED[id(schema)] = hit

@@ -97,7 +97,7 @@ def _create_object(node: Node, slow: SlowValid, missing: Any) -> CreateCheck:
     # keys are kept and not validated (as the walks do).
     known = frozenset(node.props) if node.extra is None and not node.extra_allowed else None
     required = node.required
-    finish = _finish(node, missing)
+    finish = finish_check(node, missing)
     get = children.get
 
     def check(value: Any) -> bool:
@@ -120,7 +120,7 @@ def _create_array(node: Node, slow: SlowValid, missing: Any) -> CreateCheck:
     items = node.items
     scalar = items.scalar if items is not None else None
     item_check = create_check(items, slow, missing) if items is not None else None
-    finish = _finish(node, missing)
+    finish = finish_check(node, missing)
 
     def check(value: Any) -> bool:
         if type(value) is not list:
@@ -145,8 +145,9 @@ def valid_check(node: Node, slow: SlowValid, missing: Any) -> ValidCheck:
     return _BUILDERS[wanted](node, slow, missing)
 
 
-def _finish(node: Node, missing: Any) -> ValidCheck | None:
-    """Enum and CEL rules, which run last (rules only on values that passed the schema checks)."""
+def finish_check(node: Node, missing: Any) -> ValidCheck | None:
+    """Enum and CEL rules of `node` (None without): they run last, rules only on values that passed the
+    schema checks."""
     enum, rules = node.enum, node.rules
     if enum is None and not rules:
         return None
@@ -169,7 +170,7 @@ def _object(node: Node, slow: SlowValid, missing: Any) -> ValidCheck:
     children = {key: (child.scalar, valid_check(child, slow, missing)) for key, child in node.props.items()}
     extra = (node.extra.scalar, valid_check(node.extra, slow, missing)) if node.extra is not None else None
     required = node.required
-    finish = _finish(node, missing)
+    finish = finish_check(node, missing)
     get = children.get
 
     def check(value: Any, old: Any) -> bool:
@@ -206,7 +207,7 @@ def _array(node: Node, slow: SlowValid, missing: Any) -> ValidCheck:
     items = node.items
     scalar = items.scalar if items is not None else None
     item_check = valid_check(items, slow, missing) if items is not None else None
-    finish = _finish(node, missing)
+    finish = finish_check(node, missing)
 
     def check(value: Any, old: Any) -> bool:
         if type(value) is not list:
@@ -225,7 +226,7 @@ def _array(node: Node, slow: SlowValid, missing: Any) -> ValidCheck:
 
 def _string(node: Node, slow: SlowValid, missing: Any) -> ValidCheck:
     low, high, regex, date_time = node.min_length, node.max_length, node.regex, node.date_time
-    finish = _finish(node, missing)
+    finish = finish_check(node, missing)
 
     def check(value: Any, old: Any) -> bool:
         if type(value) is not str:
@@ -248,7 +249,7 @@ def _number(node: Node, slow: SlowValid, missing: Any) -> ValidCheck:
     low, high = node.minimum, node.maximum
     above, below = node.exclusive_minimum, node.exclusive_maximum
     exact = (int,) if node.json_type == "integer" else (int, float)  # an integral float goes to the walk
-    finish = _finish(node, missing)
+    finish = finish_check(node, missing)
 
     def check(value: Any, old: Any) -> bool:
         if type(value) not in exact:
@@ -263,7 +264,7 @@ def _number(node: Node, slow: SlowValid, missing: Any) -> ValidCheck:
 
 
 def _boolean(node: Node, slow: SlowValid, missing: Any) -> ValidCheck:
-    finish = _finish(node, missing)
+    finish = finish_check(node, missing)
 
     def check(value: Any, old: Any) -> bool:
         if type(value) is not bool:

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from kuadns_sync.dev import resources, validation
+from kuadns_sync.dev import resources, schemacheck, validation
 from kuadns_sync.dev.codec import encode
 from kuadns_sync.dev.registry import Registry, WriteOptions, bootstrap
-from kuadns_sync.dev.schema import _MISSING, plan, prune, validate
+from kuadns_sync.dev.schema import _MISSING, _no_causes, plan, prune, validate
 from kuadns_sync.dev.status import ApiError
 from kuadns_sync.dev.store import Store
 
@@ -107,14 +107,14 @@ def _edited(edits: list[tuple[tuple[Any, ...], Any]]) -> Any:
     return value
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(edits=_edits)
 def test_valid_is_true_exactly_when_the_walk_finds_no_cause_on_create(edits: list[tuple[tuple[Any, ...], Any]]) -> None:
     body = _edited(edits)
     assert PLAN.valid(body, _MISSING) == (validate(body, SCHEMA, "", walk=True) == [])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(old_edits=st.lists(st.tuples(st.sampled_from(_PATHS), _json), max_size=1), edits=_edits, share=st.booleans())
 def test_valid_is_true_exactly_when_the_walk_finds_no_cause_on_update(
     old_edits: list[tuple[tuple[Any, ...], Any]], edits: list[tuple[tuple[Any, ...], Any]], share: bool
@@ -128,7 +128,7 @@ def test_valid_is_true_exactly_when_the_walk_finds_no_cause_on_update(
         assert cause in validate(body, SCHEMA, "", old, walk=True)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(edits=_edits, against_clean=st.booleans())
 def test_has_unknown_is_true_exactly_when_pruning_drops_a_field(
     edits: list[tuple[tuple[Any, ...], Any]], against_clean: bool
@@ -162,7 +162,7 @@ def test_known_cases_of_both_checks() -> None:
     assert not PLAN.valid(moved, _record())
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(edits=_edits)
 def test_new_ok_stands_for_both_checks_of_a_new_value(edits: list[tuple[tuple[Any, ...], Any]]) -> None:
     body = _edited(edits)
@@ -185,7 +185,7 @@ def _registry() -> Registry:
     return registry
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(edits=_edits, strict=st.booleans(), status=st.booleans(), health=st.booleans())
 @example(edits=[(("spec", "rootHost"), _MISSING)], strict=False, status=False, health=False)
 @example(edits=[(("spec", "rootHost"), "x")], strict=False, status=False, health=False)
@@ -215,3 +215,85 @@ def test_a_create_answers_the_same_with_and_without_the_one_walk_shortcut(
             except ApiError as err:
                 outcomes.append((err.code, encode(err.to_status()), []))
     assert outcomes[0] == outcomes[1]
+
+
+_CLOSURE_NEW_OK = schemacheck.create_check(PLAN.node, _no_causes, _MISSING)
+
+
+@settings(max_examples=150, deadline=None)
+@given(edits=_edits)
+def test_the_generated_create_check_answers_as_the_closures(edits: list[tuple[tuple[Any, ...], Any]]) -> None:
+    body = _edited(edits)
+    assert PLAN.new_ok(body) == _CLOSURE_NEW_OK(body)
+
+
+# Node kinds the DNSRecord schema lacks: properties next to additionalProperties, int-or-string, enums on
+# containers, item bounds, nested arrays, preserved subtrees, numbers, plain booleans.
+_OTHER: dict[str, Any] = {
+    "type": "object",
+    "required": ["a"],
+    "properties": {
+        "a": {"type": "object", "properties": {"n": {"type": "integer", "minimum": 1}, "o": {"type": "boolean"}},
+              "additionalProperties": {"type": "array", "items": {"type": "string"}, "maxItems": 2}},
+        "b": {"x-kubernetes-int-or-string": True},
+        "c": {"type": "array", "minItems": 1, "items": {"type": "array", "items": {"type": "boolean"}}},
+        "d": {"type": "object", "enum": [{"k": "v"}], "properties": {"k": {"type": "string"}}},
+        "e": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        "f": {"type": "number"},
+        "g": {"type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": {"h": {"type": "string"}}},
+        "i": {"type": "object", "additionalProperties": True, "properties": {"j": {"type": "integer"}}},
+    },
+}
+_OTHER_PLAN = plan(_OTHER)
+_OTHER_CLOSURE = schemacheck.create_check(_OTHER_PLAN.node, _no_causes, _MISSING)
+_OTHER_VALID = {"a": {"n": 2, "o": True, "z": ["x"]}, "c": [[True]], "d": {"k": "v"}, "i": {"j": 1, "q": {}}}
+_OTHER_PATHS: list[tuple[Any, ...]] = [
+    ("a",), ("a", "n"), ("a", "o"), ("a", "z"), ("a", "z", 0), ("a", "y"), ("b",), ("c",), ("c", 0), ("c", 0, 0),
+    ("d",), ("d", "k"), ("e",), ("f",), ("g",), ("g", "h"), ("i",), ("i", "j"), ("i", "q"), ("zz",),
+]
+_other_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 3) | st.sampled_from([0.5, 2.0]) | st.sampled_from(["", "v", "x"]),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["h", "j", "k", "n", "o", "z"]), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def _child(value: Any, step: Any) -> Any:
+    if isinstance(value, dict):
+        return value.get(step)
+    if isinstance(value, list) and isinstance(step, int) and step < len(value):
+        return value[step]
+    return None
+
+
+@settings(max_examples=250, deadline=None)
+@given(edits=st.lists(st.tuples(st.sampled_from(_OTHER_PATHS), st.one_of(st.just(_MISSING), _other_values)),
+                      max_size=2))
+@example(edits=[(("a", "z"), ["x", "x", "x"])])
+@example(edits=[(("c",), [])])
+@example(edits=[(("d", "k"), "x")])
+@example(edits=[(("a", "o"), _MISSING)])
+@example(edits=[(("a", "n"), 5)])
+def test_the_generated_create_check_answers_as_the_closures_on_other_node_kinds(
+    edits: list[tuple[tuple[Any, ...], Any]],
+) -> None:
+    assert _OTHER_PLAN.new_ok(_OTHER_VALID)
+    value: Any = copy.deepcopy(_OTHER_VALID)
+    for path, new in edits:
+        target = value
+        for step in path[:-1]:
+            target = _child(target, step)
+        last = path[-1]
+        if isinstance(target, dict):
+            if new is _MISSING:
+                target.pop(last, None)
+            else:
+                target[last] = copy.deepcopy(new)
+        elif isinstance(target, list) and isinstance(last, int) and last < len(target) and new is not _MISSING:
+            target[last] = copy.deepcopy(new)
+    assert _OTHER_PLAN.new_ok(value) == _OTHER_CLOSURE(value)
+    if _OTHER_PLAN.new_ok(value):
+        unknown: list[str] = []
+        prune(value, _OTHER, "", unknown, walk=True)
+        assert not unknown and validate(value, _OTHER, "", walk=True) == []
