@@ -27,7 +27,8 @@ delays each response; a status code answers every request with that Status. The 
 
 Served: namespaces, secrets, configmaps (v1), leases (coordination.k8s.io/v1), dnsrecords (kuadrant.io/v1alpha1,
 status subresource, validated against kuadns_sync/crd/dnsrecords.kuadrant.io.yaml incl. its CEL rules), CRDs
-(read-only); discovery, /version, /openapi/v3, Table output, watches with bookmarks, paginated lists.
+(read-only); discovery, /version, /openapi/v3, Table output, watches with bookmarks, paginated lists. HTTP/1.1
+keep-alive with pipelining: answers to requests sent back to back on one connection leave in order, together.
 Known gaps: no aggregated discovery (kubectl falls back), lists always serve the newest state (an old
 resourceVersion with resourceVersionMatch=Exact is not honoured), server-side apply merges without field
 ownership, strategic merge on core kinds replaces lists, no admission webhooks, RBAC or garbage collection.

@@ -3,6 +3,8 @@
 
 Pure, no I/O. Patterns are Go RE2 syntax translated once to Python `re` (ASCII classes, literal `[` in sets).
 Updates ratchet as kube-apiserver's CRDValidationRatcheting does: a value equal to the old one is not validated again.
+The usual case (nothing unknown, nothing invalid) is answered by compiled yes/no checks (`schemacheck`, and for
+new values one generated function, `schemacode`); the walks here run when those say no, and give the messages.
 """
 
 from __future__ import annotations
