@@ -107,7 +107,7 @@ def test_a_bind_secondary_follows_a_serial_change_at_once(tmp_path: Path) -> Non
 
         assert _wait(lambda: _soa_serial(secondary) == "2026010101", 15), "NOTIFY did not make BIND refresh"
         assert dig(secondary, "simple.k.example.com", "A", "+short").split() == ["172.18.200.77"]
-        wait_for_line(server.stdout, "NOTIFY k.example.com serial 2026010101 acknowledged", timeout=5)
+        wait_for_line(server.stdout, "NOTIFY k.example.com serial 2026010101 acknowledged", timeout=20)
     finally:
         for process in (bind, server):
             if process is not None:
