@@ -232,3 +232,17 @@ def test_a_large_pipelined_body_spanning_many_reads_is_read_exactly(server: ApiS
         answers = _read_responses(sock, 2)
     assert [status.split()[1] for status, _ in answers] == ["201", "200"]
     assert len(json.loads(answers[1][1])["spec"]["endpoints"]) == 3000
+
+
+def test_a_chunked_request_body_is_read_and_the_next_pipelined_request_follows(server: ApiServer) -> None:
+    body = json.dumps(dnsrecord("chunky")).encode()
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:])) + b"0\r\n\r\n"
+    head = (
+        f"POST {_COLLECTION} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {server.token}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    with _tls(server) as sock:
+        sock.sendall(head + chunked + _request(server, "GET", f"{_COLLECTION}/chunky"))
+        answers = _read_responses(sock, 2)
+    assert [status.split()[1] for status, _ in answers] == ["201", "200"]
+    assert json.loads(answers[1][1])["metadata"]["name"] == "chunky"
