@@ -506,11 +506,8 @@ def _merge_key(key: _Key, contributions: list[_Contribution]) -> _KeyMerge:
     winner = contributions[0]
     served = contributions
     if record_type in UNION_TYPES and not set_identifier:
-        if len(served) == 1:
-            targets = winner.endpoint.targets  # the union already: parse sorts and de-duplicates targets
-        else:
-            targets = tuple(sorted({t for c in served for t in c.endpoint.targets}))
-        winner_ps = winner.signature[1] if len(served) > 1 else ()
+        targets = tuple(sorted({t for c in served for t in c.endpoint.targets}))
+        winner_ps = winner.signature[1]
         for other in served[1:]:
             if other.signature[1] != winner_ps:
                 issues.append(
