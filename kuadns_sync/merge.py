@@ -981,9 +981,9 @@ def _authoritative_records(
             groups[candidate.group].append(candidate)
     group_of = {c.record.origin: c.group for c in candidates}
     if len(group_of) == len(candidates):
-        by_group = _group_merges(zones)
+        by_group = _group_endpoints(zones)
     else:  # one record (cluster/namespace/name) read twice, e.g. a manifest repeated in two files
-        by_group = _group_merges_by_record(zones, groups, group_of)
+        by_group = _group_endpoints_by_record(zones, groups, group_of)
     records: list[AuthoritativeRecord] = []
     for (namespace, root), members in sorted(groups.items()):
         zone = members[0].zone
@@ -1008,7 +1008,7 @@ def _authoritative_records(
     return records
 
 
-def _group_merges(zones: Mapping[str, _ZoneMerge]) -> dict[tuple[str, str], tuple[Endpoint, ...]]:
+def _group_endpoints(zones: Mapping[str, _ZoneMerge]) -> dict[tuple[str, str], tuple[Endpoint, ...]]:
     """The endpoints of each group (namespace, root): its kept contributions merged by key, from the zones'
     per-key merges.
 
@@ -1038,12 +1038,12 @@ def _group_merges(zones: Mapping[str, _ZoneMerge]) -> dict[tuple[str, str], tupl
     return {group: _endpoints(keys) for group, keys in by_group.items()}
 
 
-def _group_merges_by_record(
+def _group_endpoints_by_record(
     zones: Mapping[str, _ZoneMerge],
     groups: Mapping[tuple[str, str], list[_Candidate]],
     group_of: Mapping[Origin, tuple[str, str]],
 ) -> dict[tuple[str, str], tuple[Endpoint, ...]]:
-    """`_group_merges` when record origins repeat: each kept contribution goes to the group of the last
+    """`_group_endpoints` when record origins repeat: each kept contribution goes to the group of the last
     candidate with its record origin, and each group is merged from its contributions again."""
     kept_by_group: dict[tuple[str, str], list[_Contribution]] = defaultdict(list)
     for zone in zones.values():

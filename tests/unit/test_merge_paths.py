@@ -137,7 +137,7 @@ def test_authoritative_records_from_key_merges_equal_regrouping_every_record(rng
     snapshots, config = _scenario(rng)
     fast = merge(snapshots, config)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(merge_module, "_group_merges", _general)
+        patch.setattr(merge_module, "_group_endpoints", _general)
         general = merge(snapshots, config)
     assert fast == general
     assert [[ep.origins for ep in a.endpoints] for a in fast.authoritative] == [
@@ -146,7 +146,7 @@ def test_authoritative_records_from_key_merges_equal_regrouping_every_record(rng
 
 
 def _general(zones: Any) -> Any:
-    """`_group_merges` the general way: every group merged again from its records' kept contributions."""
+    """`_group_endpoints` the general way: every group merged again from its records' kept contributions."""
     group_of: dict[Any, tuple[str, str]] = {}
     groups: dict[tuple[str, str], list[Any]] = {}
     for name, zone in zones.items():
@@ -154,7 +154,7 @@ def _general(zones: Any) -> Any:
             for c in key_merge.contributions:
                 group_of[c.record] = c.group
                 groups.setdefault(c.group, [_Member(name)])
-    return merge_module._group_merges_by_record(zones, groups, group_of)
+    return merge_module._group_endpoints_by_record(zones, groups, group_of)
 
 
 class _Member:
