@@ -96,13 +96,13 @@ _texts = st.builds(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(raw=_texts)
 def test_decode_gives_json_loads_values(raw: bytes) -> None:
     assert _decode(raw) == _loads(raw)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(raw=_texts, at=st.integers(0, 200), insert=st.binary(max_size=3), cut=st.integers(0, 3))
 def test_decode_gives_json_loads_values_or_errors_for_broken_texts(
     raw: bytes, at: int, insert: bytes, cut: int
