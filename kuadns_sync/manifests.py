@@ -45,6 +45,7 @@ def read_cluster_dir(directory: Path, cluster: str, *, local: bool) -> tuple[Clu
     records: list[RawObject] = []
     secrets: list[ProviderSecret] = []
     issues: list[Issue] = []
+    first_seen: dict[tuple[str, str], Path] = {}  # (namespace, name) of each DNSRecord -> its file
     for path in _yaml_files(directory):
         rel = path.relative_to(directory)
         try:
@@ -58,6 +59,21 @@ def read_cluster_dir(directory: Path, cluster: str, *, local: bool) -> tuple[Clu
             for obj in _objects(document):
                 kind = obj.get("kind")
                 if kind == KIND:
+                    meta = obj.get("metadata")
+                    meta = meta if isinstance(meta, dict) else {}
+                    ident = (str(meta.get("namespace") or "default"), str(meta.get("name") or ""))
+                    first = first_seen.get(ident) if ident[1] else None
+                    if ident[1] and first is None:
+                        first_seen[ident] = rel
+                    elif first is not None:
+                        # A cluster holds one object per namespace and name: an API server would refuse
+                        # the second create. Keep the first, say where the second is.
+                        issues.append(Issue(
+                            Origin(cluster, ident[0], ident[1]), "error", "DuplicateRecord",
+                            f"DNSRecord {ident[0]}/{ident[1]} is defined again in {rel} (first in {first}); "
+                            "this copy is ignored",
+                        ))
+                        continue
                     records.append(obj)
                 elif kind == "Secret":
                     secret = parse_provider_secret(obj, cluster)
