@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import replace
 from functools import partial
-from pathlib import Path
 
-from kuadns_sync.bundle import resolve_generation, write_generation
+from kuadns_sync.bundle import resolve_generation
 from kuadns_sync.errors import BundleError
 from kuadns_sync.forked import FORK_AVAILABLE, Forked
 from kuadns_sync.heap import paused_gc
@@ -58,31 +57,12 @@ from kuadns_sync.model import (
     RawObject,
     Settings,
 )
-from kuadns_sync.pipeline import build_bundle, load_previous, merge_snapshots
+from kuadns_sync.pipeline import RenderOutcome, merge_snapshots, write_bundle
 from kuadns_sync.plan import unsafe_reasons
 
 log = logging.getLogger(__name__)
 
 MIN_GAP_SECONDS = 1.0  # coalesce bursts of watch events into one sync
-
-
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """What a render wrote: the generation, whether the content changed, serials and render issues."""
-
-    bundle: Path
-    changed: bool
-    serials: Mapping[str, int]
-    issues: tuple[Issue, ...]
-
-
-def render_bundle(out: Path, result: MergeResult, settings: Settings, now: float) -> Rendered:
-    """Render `result` and write it as the current generation under `out` (pure but for that write)."""
-    previous = load_previous(out)
-    built = build_bundle(result, settings, previous, now)
-    bundle = write_generation(out, built.files, built.content_hash)
-    changed = previous is None or previous.content_hash != built.content_hash
-    return Rendered(bundle, changed, dict(built.serials), tuple(built.issues))
 
 
 class _Hooks(WriteHooks):
@@ -133,7 +113,7 @@ class SyncLoop:
         self._settled: dict[tuple[str, str, str], str] = {}
         self._failed: dict[tuple[str, str], str] = {}
         # The last render: the result it rendered and what it wrote.
-        self._rendered: tuple[MergeResult, Rendered] | None = None
+        self._rendered: tuple[MergeResult, RenderOutcome] | None = None
         # Render in a forked child while writing (kuadns_sync.kube.forked); False renders in-process.
         self.fork_render = FORK_AVAILABLE
 
@@ -278,7 +258,7 @@ class SyncLoop:
         self._settled.clear()
         return result
 
-    def _start_render(self, result: MergeResult, now: float) -> Forked[Rendered] | Rendered | None:
+    def _start_render(self, result: MergeResult, now: float) -> Forked[RenderOutcome] | RenderOutcome | None:
         """The render of `result`: nothing to do (no --out), the last one (unchanged and still
         current), or a job rendering and writing the bundle in a forked child while we write."""
         out = self.options.out
@@ -286,14 +266,14 @@ class SyncLoop:
             return None
         if self._rendered is not None and self._rendered[0] is result:
             try:
-                if resolve_generation(out) == self._rendered[1].bundle:
+                if resolve_generation(out) == self._rendered[1].generation:
                     return replace(self._rendered[1], changed=False)
             except BundleError:
                 pass  # replaced or removed behind our back: render again
-        return Forked(partial(render_bundle, out, result, self.settings, now), fork=self.fork_render)
+        return Forked(partial(write_bundle, result, out, self.settings, now), fork=self.fork_render)
 
     def _finish_render(
-        self, job: Forked[Rendered] | Rendered | None, result: MergeResult, report: SyncReport
+        self, job: Forked[RenderOutcome] | RenderOutcome | None, result: MergeResult, report: SyncReport
     ) -> list[Issue]:
         if job is None:
             return []
@@ -304,7 +284,8 @@ class SyncLoop:
             self._rendered = (result, rendered)
         else:
             rendered = job
-        report.bundle, report.bundle_changed, report.serials = rendered.bundle, rendered.changed, dict(rendered.serials)
+        report.bundle, report.bundle_changed = rendered.generation, rendered.changed
+        report.serials = dict(rendered.serials)
         return list(rendered.issues)
 
     def _is_settled(self, cluster: str, raw: RawObject) -> bool:
