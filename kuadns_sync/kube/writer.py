@@ -1,10 +1,9 @@
 """Writes to clusters: authoritative DNSRecords in the local cluster, and status merge-patches anywhere.
 
-`plan_writes` is pure (desired authoritative records vs what the cluster holds); `apply_writes` and
+`plan_writes` is pure (desired authoritative records vs what the cluster holds); `apply_pipelined` and
 `apply_status` do the I/O (pipelined calls, `kuadns_sync.kube.pipe`; conflicts on the synchronous path,
-`kuadns_sync.kube.rest`). Only
-objects labelled kuadrant.io/authoritative-record=true are ever created, updated or deleted; updates
-carry the resourceVersion and are retried on 409 by re-reading.
+`kuadns_sync.kube.rest`). Only objects labelled kuadrant.io/authoritative-record=true are ever created,
+updated or deleted; updates carry the resourceVersion and are retried on 409 by re-reading.
 """
 
 from __future__ import annotations
@@ -89,6 +88,12 @@ def desired_object(record: AuthoritativeRecord, existing: RawObject | None) -> R
     return body
 
 
+def delete_options(obj: RawObject) -> dict[str, object]:
+    """DeleteOptions with a precondition: a record changed since we read it is not deleted (409)."""
+    version = objects.resource_version(obj)
+    return {"preconditions": {"resourceVersion": version} if version else {}}
+
+
 def needs_update(record: AuthoritativeRecord, existing: RawObject) -> bool:
     """True when the object's labels we own, rootHost or endpoints differ from `record`."""
     manifest = record.to_manifest()
@@ -155,7 +160,7 @@ class _Writer:
         self.hooks.wrote(self.cluster.name, obj)
         return obj
 
-    def create(self, record: AuthoritativeRecord) -> tuple[Op | None, RawObject | None, Issue | None]:
+    def create(self, record: AuthoritativeRecord) -> Outcome:
         try:
             response = self.rest.call("POST", record_path(record.namespace), desired_object(record, None))
             return "create", self._written(response), None
@@ -179,7 +184,7 @@ class _Writer:
 
     def update(
         self, record: AuthoritativeRecord, existing: RawObject
-    ) -> tuple[Op | None, RawObject | None, Issue | None]:
+    ) -> Outcome:
         current: RawObject | None = existing
         for _ in range(MAX_CONFLICT_RETRIES):
             if current is None:
@@ -204,17 +209,14 @@ class _Writer:
             record.namespace, record.name, f"still conflicting after {MAX_CONFLICT_RETRIES} attempts"
         )
 
-    def delete(self, existing: RawObject) -> tuple[Op | None, RawObject | None, Issue | None]:
+    def delete(self, existing: RawObject) -> Outcome:
         namespace, name = objects.key(existing)
         current: RawObject | None = existing
         for _ in range(MAX_CONFLICT_RETRIES):
             if current is None or not objects.is_authoritative(current):
                 return None, None, None
-            version = objects.resource_version(current)
-            # DeleteOptions with a precondition: a record changed since we read it is not deleted (409).
-            options = {"preconditions": {"resourceVersion": version} if version else {}}
             try:
-                self.rest.call("DELETE", record_path(namespace, name), options)
+                self.rest.call("DELETE", record_path(namespace, name), delete_options(current))
                 self.hooks.deleted(self.cluster.name, namespace, name)
                 return "delete", None, None
             except ApiException as exc:
@@ -228,24 +230,17 @@ class _Writer:
     def settle(self, action: WriteAction, outcome: Answer | BaseException) -> Outcome | None:
         """What the answer to `_first_call(action)` means; None when the synchronous path must decide
         (a conflict, or a missing object or namespace: re-read and act as `run` does)."""
-        failure: BaseException
-        if isinstance(outcome, Answer):
-            if outcome.ok:
-                if action.op == "delete":
-                    self.hooks.deleted(self.cluster.name, action.namespace, action.name)
-                    return "delete", None, None
-                try:
-                    return action.op, self._written(outcome.json()), None
-                except ValueError as exc:
-                    failure = exc
-            elif outcome.status == 404 and action.op == "delete":
-                return None, None, None
-            elif outcome.status in (404, 409):
-                return None
-            else:
-                failure = outcome.error()
-        else:
-            failure = outcome
+        if action.op == "delete" and isinstance(outcome, Answer) and outcome.ok:
+            self.hooks.deleted(self.cluster.name, action.namespace, action.name)
+            return "delete", None, None
+        body, failure = _body(outcome)
+        if failure is None:
+            return action.op, self._written(body), None
+        status = getattr(failure, "status", None)
+        if status == 404 and action.op == "delete":
+            return None, None, None
+        if status in (404, 409):
+            return None
         return None, action.current, self._issue(
             action.namespace, action.name, f"cannot {action.op}: {describe_failure(failure, self.raw_timeout)}"
         )
@@ -277,7 +272,7 @@ class WriteHooks:
         """The object was deleted."""
 
 
-def _count(report: WriteReport, results: Iterable[tuple[Op | None, RawObject | None, Issue | None]]) -> None:
+def _count(report: WriteReport, results: Iterable[Outcome]) -> None:
     for op, obj, issue in results:
         if op == "create":
             report.created += 1
@@ -307,11 +302,7 @@ AfterWrite = Callable[[WriteAction, RawObject | None, Issue | None], Sequence[St
 def _first_call(action: WriteAction) -> tuple[str, str, object] | None:
     """(method, path, body) of the one request that carries `action` when nothing is in the way."""
     if action.op == "delete" and action.current is not None:
-        version = objects.resource_version(action.current)
-        # DeleteOptions with a precondition: a record changed since we read it is not deleted (409).
-        return "DELETE", record_path(action.namespace, action.name), {
-            "preconditions": {"resourceVersion": version} if version else {}
-        }
+        return "DELETE", record_path(action.namespace, action.name), delete_options(action.current)
     if action.desired is None:
         return None
     if action.op == "create":
@@ -322,25 +313,28 @@ def _first_call(action: WriteAction) -> tuple[str, str, object] | None:
     return None
 
 
+def _body(outcome: Answer | BaseException) -> tuple[object, BaseException | None]:
+    """(the parsed body of a 2xx answer, None), or (None, what failed: the transport, a body that is not
+    JSON, or the ApiException the generated client raises for a non-2xx answer)."""
+    if not isinstance(outcome, Answer):
+        return None, outcome
+    if not outcome.ok:
+        return None, outcome.error()
+    try:
+        return outcome.json(), None
+    except ValueError as exc:
+        return None, exc
+
+
 def _status_outcome(
     patch: StatusPatch, outcome: Answer | BaseException, timeout: float
 ) -> tuple[RawObject | None, Issue | None]:
     """What a status patch's answer means: the object as patched, nothing (deleted meanwhile) or an issue."""
-    failure: BaseException
-    if isinstance(outcome, Answer):
-        if outcome.ok:
-            try:
-                body = outcome.json()
-            except ValueError as exc:
-                failure = exc
-            else:
-                return (body if isinstance(body, dict) else {}), None
-        elif outcome.status == 404:
-            return None, None  # deleted since we read it; the next pass will not see it
-        else:
-            failure = outcome.error()
-    else:
-        failure = outcome
+    body, failure = _body(outcome)
+    if failure is None:
+        return (body if isinstance(body, dict) else {}), None
+    if getattr(failure, "status", None) == 404:
+        return None, None  # deleted since we read it; the next pass will not see it
     origin = Origin(patch.cluster, patch.namespace, patch.name)
     return None, Issue(origin, "error", "WriteError", f"cannot write status: {describe_failure(failure, timeout)}")
 
