@@ -46,11 +46,11 @@ DEPTH = 32
 WINDOW_BYTES = 64 * 1024
 MAX_ATTEMPTS = 2
 MAX_LINE = 65536
+MAX_HEAD = 1024 * 1024  # bytes of one answer's status line and header fields
 # Digits become b"9", every other byte a space: a run of 19 digits is then a plain substring search
 # (several times faster than a regular expression over the same text).
 _DIGITS_AS_NINES = bytes(0x39 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _NINETEEN_DIGITS = b"9" * 19
-MAX_HEAD = 1024 * 1024  # bytes of one answer's status line and header fields
 
 
 class Withheld(Exception):
