@@ -3,7 +3,7 @@ fault injection (unreachable, slow, fixed status codes), request accounting, and
 open connection so tests can start and stop many servers.
 
 I/O: sockets and threads. Routing lives in `kuadns_sync.dev.api`, the byte stream of a connection (buffered reads,
-answers to pipelined requests sent together) in `kuadns_sync.dev.connection`. The request head is parsed here, in
+answers to pipelined requests sent together) in `kuadns_sync.bytestream`. The request head is parsed here, in
 one split when it is buffered whole (not with the stdlib's email parser), and each response is one write.
 """
 
@@ -29,9 +29,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from kuadns_sync.bytestream import Connection
 from kuadns_sync.dev import status as errors
 from kuadns_sync.dev.api import Api, Request, Response, Stream, error_response
-from kuadns_sync.dev.connection import Connection
 
 log = logging.getLogger(__name__)
 

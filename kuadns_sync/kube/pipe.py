@@ -29,6 +29,7 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from kuadns_sync.bytestream import RECV_SIZE, Connection
 from kuadns_sync.kube.rest import AUTH_SETTINGS, JSON, request_timeout
 
 try:  # optional: a faster codec for the bodies (the json module alone when absent)
@@ -120,57 +121,34 @@ def _dumps(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-class _Reader:
-    """The answers arriving on one socket: a byte buffer filled by large reads, split by search."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buf = bytearray()
-        self.pos = 0
-
-    def _fill(self) -> bool:
-        data = self.sock.recv(262144)
-        if not data:
-            return False
-        if self.pos:
-            del self.buf[: self.pos]
-            self.pos = 0
-        self.buf += data
-        return True
-
-    def until(self, mark: bytes, limit: int) -> bytes:
-        """The bytes up to `mark` (consumed with it)."""
-        while (end := self.buf.find(mark, self.pos)) < 0:
-            if len(self.buf) - self.pos > limit:
-                raise ProtocolError("answer head too long")
-            if not self._fill():
-                raise ProtocolError("connection closed by the API server")
-        data = bytes(self.buf[self.pos : end])
-        self.pos = end + len(mark)
-        return data
-
-    def exactly(self, count: int) -> bytes:
-        """The next `count` bytes."""
-        while len(self.buf) - self.pos < count:
-            if not self._fill():
-                raise ProtocolError("connection closed by the API server mid-answer")
-        data = bytes(self.buf[self.pos : self.pos + count])
-        self.pos += count
-        return data
-
-    def rest(self) -> bytes:
-        """Everything until the server closes the connection."""
-        while self._fill():
-            pass
-        data = bytes(self.buf[self.pos :])
-        self.pos = len(self.buf)
-        return data
+def _answer_head(stream: Connection) -> bytes:
+    """The next answer's status line and header fields (without the blank line that ends them)."""
+    while (head := stream.take_head(MAX_HEAD)) is None:
+        if stream.buffered() > MAX_HEAD:
+            raise ProtocolError("answer head too long, or not ended by CRLF CRLF")
+        if not stream.fill():
+            raise ProtocolError("connection closed by the API server")
+    return head
 
 
-def _read_answer(reader: _Reader) -> tuple[Answer, bool]:
+def _exactly(stream: Connection, count: int) -> bytes:
+    data = stream.read(count)
+    if len(data) != count:
+        raise ProtocolError("connection closed by the API server mid-answer")
+    return data
+
+
+def _line(stream: Connection) -> bytes:
+    line = stream.readline(MAX_LINE)
+    if not line.endswith(b"\n"):
+        raise ProtocolError("connection closed by the API server mid-answer, or a line too long")
+    return line.rstrip(b"\r\n")
+
+
+def _read_answer(stream: Connection) -> tuple[Answer, bool]:
     """Read one answer; (answer, whether the server closes the connection after it)."""
     while True:
-        lines = reader.until(b"\r\n\r\n", MAX_HEAD).decode("iso-8859-1").split("\r\n")
+        lines = _answer_head(stream).decode("iso-8859-1").split("\r\n")
         version, _, rest = lines[0].partition(" ")
         code, _, reason = rest.partition(" ")
         if not version.startswith("HTTP/1.") or not code.isdigit():
@@ -187,27 +165,30 @@ def _read_answer(reader: _Reader) -> tuple[Answer, bool]:
             continue  # interim answer (RFC 9110 §15.2); the final one follows
         closes = "close" in headers.get("connection", "").lower() or version == "HTTP/1.0"
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            data = _read_chunked(reader)
+            data = _read_chunked(stream)
         elif "content-length" in headers:
             length = int(headers["content-length"])
-            data = reader.exactly(length) if length else b""
+            data = _exactly(stream, length) if length else b""
         elif status in (204, 304):
             data = b""
         else:  # delimited by the end of the connection (RFC 9112 §6.3)
-            data, closes = reader.rest(), True
+            parts = []
+            while chunk := stream.read(RECV_SIZE):
+                parts.append(chunk)
+            data, closes = b"".join(parts), True
         return Answer(status, reason, headers, data), closes
 
 
-def _read_chunked(reader: _Reader) -> bytes:
+def _read_chunked(stream: Connection) -> bytes:
     parts: list[bytes] = []
     while True:
-        size = int(reader.until(b"\r\n", MAX_LINE).split(b";", 1)[0].strip() or b"0", 16)
+        size = int(_line(stream).split(b";", 1)[0].strip() or b"0", 16)
         if size == 0:
-            while reader.until(b"\r\n", MAX_LINE):
+            while _line(stream):
                 pass  # trailer fields, up to the empty line
             return b"".join(parts)
-        parts.append(reader.exactly(size))
-        reader.until(b"\r\n", MAX_LINE)
+        parts.append(_exactly(stream, size))
+        _line(stream)
 
 
 @dataclass(slots=True)
@@ -219,8 +200,8 @@ class _Lane:
     stopping: bool = False
 
 
-class _Connection:
-    """One socket opened by the client's pool, with a reader for the answers."""
+class _Link:
+    """One socket opened by the client's pool, and the stream its answers are read from."""
 
     def __init__(self, pool: Any, read_timeout: float) -> None:
         conn = pool._new_conn()  # the pool's own factory: its TLS and socket settings
@@ -232,7 +213,7 @@ class _Connection:
         self.sock.settimeout(read_timeout)
         # Room for a whole window of requests: a send never waits for the server to read.
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 2 * WINDOW_BYTES)
-        self.reader = _Reader(self.sock)
+        self.stream = Connection(self.sock)
 
     def close(self) -> None:
         """Close the socket (no half-read answer is ever reused)."""
@@ -338,7 +319,7 @@ class _Cluster:
                 self.group.finish(item, exc)
 
     def _loop(self, lane: _Lane) -> None:
-        conn: _Connection | None = None
+        conn: _Link | None = None
         inflight, backlog = lane.inflight, lane.backlog
         sent = 0  # bytes of the calls in flight
         answered = 0  # answers read on this connection
@@ -367,7 +348,7 @@ class _Cluster:
                     inflight.extend(batch)
                     try:
                         if conn is None:
-                            conn, answered = _Connection(self.pool, self.read_timeout), 0
+                            conn, answered = _Link(self.pool, self.read_timeout), 0
                         conn.sock.sendall(b"".join([call.payload for call in batch]))
                     except Exception as exc:  # noqa: BLE001 (every transport failure is handled alike)
                         if conn is None:
@@ -385,7 +366,7 @@ class _Cluster:
                     continue
                 assert conn is not None
                 try:
-                    answer, closes = _read_answer(conn.reader)
+                    answer, closes = _read_answer(conn.stream)
                 except Exception as exc:  # noqa: BLE001
                     self._failed(conn, unsendable or exc, inflight, backlog, answered)
                     conn, sent, unsendable = None, 0, None
@@ -406,7 +387,7 @@ class _Cluster:
 
     def _failed(
         self,
-        conn: _Connection | None,
+        conn: _Link | None,
         exc: BaseException,
         inflight: deque[Call],
         backlog: deque[Call],

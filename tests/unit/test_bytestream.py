@@ -1,4 +1,4 @@
-"""`kuadns_sync.dev.connection.Connection` on a real socket pair: lines with limits, whole heads only when
+"""`kuadns_sync.bytestream.Connection` on a real socket pair: lines with limits, whole heads only when
 buffered whole and CRLF-only, exact reads across many receives, and answers queued while the next request is
 already buffered but always sent before the connection waits for input."""
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kuadns_sync.dev.connection import MAX_QUEUED, Connection
+from kuadns_sync.bytestream import MAX_QUEUED, Connection
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
-"""One client connection of the emulator as a byte stream: buffered reads (lines, whole request heads, exact
-lengths) and coalesced writes. A pipelining client (RFC 9112 §9.3) sends several requests before it reads
-the answers: the answers are queued while the next request is already here and leave together, and they
-always leave before the server waits for more input, so a client waiting for them is never stuck.
+"""One HTTP/1.1 connection as a byte stream: buffered reads (lines, whole message heads, exact lengths) and
+coalesced writes. Both ends of pipelining (RFC 9112 §9.3) use it: the emulator's server side
+(`kuadns_sync.dev.http`: answers are queued while the next request is already here and leave together, and
+always before the server waits for more input, so a client waiting for them is never stuck) and the sync
+loop's pipelined writes (`kuadns_sync.kube.pipe`, which reads answers with it and sends on the socket).
 
 I/O: recv and send on the socket it is given (plain or TLS), nothing else.
 """
@@ -60,7 +61,7 @@ class Connection:
                 return self._buf[pos:]
 
     def take_head(self, limit: int) -> bytes | None:
-        """A whole request head that is already buffered, without its final CRLF CRLF, when it is shorter
+        """A whole message head that is already buffered, without its final CRLF CRLF, when it is shorter
         than `limit` and all its lines end in CRLF; None otherwise (nothing is consumed then)."""
         buf, pos = self._buf, self._pos
         end = buf.find(b"\r\n\r\n", pos, pos + limit)
