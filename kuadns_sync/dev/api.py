@@ -21,11 +21,11 @@ import yaml
 
 from kuadns_sync.dev import manifests, openapi, protobuf, resources, tables
 from kuadns_sync.dev import status as errors
-from kuadns_sync.dev.codec import decode, encode
 from kuadns_sync.dev.registry import Registry, WriteOptions
 from kuadns_sync.dev.resources import ResourceType
 from kuadns_sync.dev.selectors import SelectorError, parse_field_selector, parse_label_selector
 from kuadns_sync.dev.store import Entry, Expired
+from kuadns_sync.jsoncodec import decode, encode
 
 log = logging.getLogger(__name__)
 

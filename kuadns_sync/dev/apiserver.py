@@ -23,12 +23,12 @@ import yaml
 
 from kuadns_sync.dev import resources, tls
 from kuadns_sync.dev.api import Api
-from kuadns_sync.dev.codec import clone
 from kuadns_sync.dev.http import FaultMode, RequestRecord, Server, Transport
 from kuadns_sync.dev.registry import Registry, WriteOptions, bootstrap
 from kuadns_sync.dev.resources import BUILTIN_TYPES, ResourceType
 from kuadns_sync.dev.store import Store
 from kuadns_sync.errors import ConfigError
+from kuadns_sync.jsoncodec import clone
 
 Json = dict[str, Any]
 _FAULTS = ("unreachable", "slow")

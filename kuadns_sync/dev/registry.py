@@ -22,10 +22,10 @@ import yaml
 from kuadns_sync.dev import manifests, validation
 from kuadns_sync.dev import patch as patches
 from kuadns_sync.dev import status as errors
-from kuadns_sync.dev.codec import clone, decode, encode
 from kuadns_sync.dev.resources import CRDS, NAMESPACES, ResourceType, crd_status
 from kuadns_sync.dev.selectors import FieldSelector, LabelSelector, field_value
 from kuadns_sync.dev.store import Entry, Expired, Store, decode_continue, encode_continue
+from kuadns_sync.jsoncodec import clone, decode, encode
 
 Json = dict[str, Any]
 

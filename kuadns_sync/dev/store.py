@@ -23,8 +23,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from kuadns_sync.dev.codec import encode
 from kuadns_sync.heap import settle
+from kuadns_sync.jsoncodec import encode
 
 Json = dict[str, Any]
 

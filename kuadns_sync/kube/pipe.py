@@ -16,7 +16,6 @@ queued for it fails at once with that cause instead of waiting out a timeout eac
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import threading
 from collections import deque
@@ -29,13 +28,9 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from kuadns_sync import jsoncodec
 from kuadns_sync.bytestream import RECV_SIZE, Connection
 from kuadns_sync.kube.rest import AUTH_SETTINGS, JSON, request_timeout
-
-try:  # optional: a faster codec for the bodies (the json module alone when absent)
-    import orjson
-except ImportError:  # pragma: no cover - orjson is a dependency; kept optional as in kuadns_sync.dev.codec
-    orjson = None  # type: ignore[assignment]
 
 # Connections per cluster, and requests in flight on each. Against a real API server each connection is
 # served one request at a time (Go's net/http), so a few connections give it parallelism while the
@@ -48,10 +43,6 @@ WINDOW_BYTES = 64 * 1024
 MAX_ATTEMPTS = 2
 MAX_LINE = 65536
 MAX_HEAD = 1024 * 1024  # bytes of one answer's status line and header fields
-# Digits become b"9", every other byte a space: a run of 19 digits is then a plain substring search
-# (several times faster than a regular expression over the same text).
-_DIGITS_AS_NINES = bytes(0x39 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
-_NINETEEN_DIGITS = b"9" * 19
 
 
 class Withheld(Exception):
@@ -78,14 +69,7 @@ class Answer:
 
     def json(self) -> Any:
         """The parsed JSON body, as json.loads parses it (ValueError when it is not JSON)."""
-        # orjson reads integers of 19 digits and more differently (as floats, or not at all): any run
-        # of 19 digits, in a number or a string, leaves the text to json.loads.
-        if orjson is not None and _NINETEEN_DIGITS not in self.data.translate(_DIGITS_AS_NINES):
-            try:
-                return orjson.loads(self.data)
-            except orjson.JSONDecodeError:
-                pass  # what orjson refuses, json.loads decides (its value or its error)
-        return json.loads(self.data)
+        return jsoncodec.decode(self.data)
 
     def error(self) -> ApiException:
         """The exception the client's generated methods raise for this (non-2xx) answer."""
@@ -109,16 +93,6 @@ class Call:
     done: Done
     attempts: int = 0
     payload: bytes = field(default=b"", repr=False)
-
-
-def _dumps(body: Any) -> bytes:
-    """Compact JSON of a request body (UTF-8)."""
-    if orjson is not None:
-        try:
-            return orjson.dumps(body)
-        except TypeError:
-            pass  # what orjson cannot encode (non-string keys, integers beyond 64 bits): json does
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _answer_head(stream: Connection) -> bytes:
@@ -259,7 +233,7 @@ class _Cluster:
         return "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() != "content-type")
 
     def _encode(self, call: Call, head: str) -> bytes:
-        body = b"" if call.body is None else _dumps(call.body)
+        body = b"" if call.body is None else jsoncodec.encode(call.body)
         lines = f"{call.method} {self.prefix}{call.path} HTTP/1.1\r\n{head}"
         if call.body is not None:
             lines += f"Content-Type: {call.content_type}\r\nContent-Length: {len(body)}\r\n"

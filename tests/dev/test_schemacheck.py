@@ -13,11 +13,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kuadns_sync.dev import resources, schemacheck, validation
-from kuadns_sync.dev.codec import encode
 from kuadns_sync.dev.registry import Registry, WriteOptions, bootstrap
 from kuadns_sync.dev.schema import _MISSING, _no_causes, plan, prune, validate
 from kuadns_sync.dev.status import ApiError
 from kuadns_sync.dev.store import Store
+from kuadns_sync.jsoncodec import encode
 
 SCHEMA: dict[str, Any] = resources.load_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 PLAN = plan(SCHEMA)

@@ -17,9 +17,10 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from kuadns_sync.dev import start_apiserver
+from kuadns_sync.jsoncodec import encode
 from kuadns_sync.kube.clients import local_client
 from kuadns_sync.kube.collect import describe_failure
-from kuadns_sync.kube.pipe import Answer, Call, Pipeline, Withheld, _dumps
+from kuadns_sync.kube.pipe import Answer, Call, Pipeline, Withheld
 from kuadns_sync.kube.rest import MERGE_PATCH, record_path
 from tests.kube.kube_fleet import NS, dnsrecord, lb_endpoints
 
@@ -328,4 +329,4 @@ def test_bodies_read_and_written_as_the_json_module_does() -> None:
     with pytest.raises(json.JSONDecodeError):
         Answer(200, "OK", {}, b"{not json").json()
     for body in ({"a": [1, "x", None]}, {1: "non-string key"}, {"big": big}, {"s": "café"}):
-        assert json.loads(_dumps(body)) == json.loads(json.dumps(body))
+        assert json.loads(encode(body)) == json.loads(json.dumps(body))

@@ -1,4 +1,4 @@
-"""`kuadns_sync.dev.codec` against the json module it replaces: `encode` gives the same bytes for every JSON
+"""`kuadns_sync.jsoncodec` against the json module it replaces: `encode` gives the same bytes for every JSON
 value (non-string keys, big integers, NaN and infinities included), floats outside 1e-4..1e16 with the same
 value; `decode` gives json.loads's value (types included) or its error for texts and broken texts; the same
 results without orjson."""
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kuadns_sync.dev import codec
+from kuadns_sync import jsoncodec as codec
 
 
 def _stdlib(value: Any) -> bytes:

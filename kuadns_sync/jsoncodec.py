@@ -1,5 +1,6 @@
-"""JSON of the emulator: request bodies to values, objects to the compact UTF-8 text every response, list and
-watch event carries, and deep copies of JSON values.
+"""JSON on the wire: bodies to values, values to the compact UTF-8 text requests and answers carry, and deep
+copies of JSON values. Used by the emulator (`kuadns_sync.dev`) and the sync loop's pipelined writes
+(`kuadns_sync.kube.pipe`).
 
 Pure, no I/O. orjson (optional) is several times faster than the json module on a DNSRecord; it is used where
 its answer is the json module's. `decode` gives json.loads's value or error: orjson reads everything else the
